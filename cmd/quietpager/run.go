@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/quietpager/quietpager/migrations"
+)
+
+const usage = `usage: quietpager COMMAND [flags]
+
+commands:
+  serve                       run the HTTP server (webhook, API, metrics)
+  migrate up|down|status      apply, roll back or list schema migrations
+  token create --name NAME    create a webhook/API token (printed once)
+  token list                  list tokens
+  token revoke NAME           revoke a token
+
+Run "quietpager COMMAND -h" for a command's flags.`
+
+// errUsage marks an error whose message is the usage text.
+var errUsage = errors.New("usage")
+
+// run is the whole program; main only wires it to the process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	env := environment(getenv)
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], env, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], env, stdout, stderr)
+	case "token":
+		return token(ctx, args[1:], env, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// environment reads QUIETPAGER_* settings, falling back to defaults.
+type environment func(string) string
+
+func (env environment) str(name, def string) string {
+	if v := env(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (env environment) int64(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(env(name), 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func (env environment) float(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(env(name), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func (env environment) bool(name string, def bool) bool {
+	if v, err := strconv.ParseBool(env(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("quietpager "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// dbFlag registers the --db flag every command that touches the database has.
+func dbFlag(fs *flag.FlagSet, env environment) *string {
+	return fs.String("db", env.str("QUIETPAGER_DB", "sqlite:quietpager.db"),
+		"database: sqlite:PATH or a postgres:// URL (env QUIETPAGER_DB)")
+}
+
+func openDB(ctx context.Context, dsn string) (*migrations.DB, error) {
+	return migrations.Open(ctx, dsn)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+	}
+}

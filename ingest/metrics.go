@@ -1,0 +1,58 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the webhook path's Prometheus metrics.
+type Metrics struct {
+	Requests       *prometheus.CounterVec // by HTTP status code
+	Alerts         *prometheus.CounterVec // by alert status, committed only
+	NewEpisodes    prometheus.Counter
+	Folded         prometheus.Counter
+	Resolves       prometheus.Counter
+	BatchSize      prometheus.Histogram
+	CommitSeconds  prometheus.Histogram
+	DatabaseErrors prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quietpager_webhook_requests_total",
+			Help: "Alertmanager webhook requests, by HTTP status code of the answer.",
+		}, []string{"code"}),
+		Alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quietpager_alerts_received_total",
+			Help: "Alerts committed from webhook payloads, by status (firing, resolved).",
+		}, []string{"status"}),
+		NewEpisodes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quietpager_episodes_new_total",
+			Help: "Episodes (firing periods of an alert) seen for the first time.",
+		}),
+		Folded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quietpager_duplicates_folded_total",
+			Help: "Deliveries folded into an existing episode: repeats, retries and HA duplicates.",
+		}),
+		Resolves: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quietpager_episodes_resolved_total",
+			Help: "Episodes that became resolved.",
+		}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "quietpager_write_batch_alerts",
+			Help:    "Alerts committed per group-commit transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		CommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "quietpager_write_commit_seconds",
+			Help:    "Time to commit one group-commit transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		DatabaseErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quietpager_database_errors_total",
+			Help: "Group-commit transactions that failed.",
+		}),
+	}
+	reg.MustRegister(m.Requests, m.Alerts, m.NewEpisodes, m.Folded, m.Resolves,
+		m.BatchSize, m.CommitSeconds, m.DatabaseErrors)
+	return m
+}

@@ -1,0 +1,232 @@
+// Package migrations owns quietpager's schema and the database handle: the
+// versioned SQL files (one folder per dialect, each with an up and a down,
+// embedded in the binary), opening a database from its DSN with the
+// settings that were measured to work, and running the migrations through
+// goose.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+)
+
+//go:embed sqlite/*.sql postgres/*.sql
+var files embed.FS
+
+// Dialect names a supported database.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open database: gorm for the data layer, the *sql.DB under it for
+// the migration library and for the background job queue.
+type DB struct {
+	Gorm    *gorm.DB
+	SQL     *sql.DB
+	Dialect Dialect
+}
+
+// Open opens a database from a DSN: "sqlite:PATH" or a postgres:// URL.
+//
+// SQLite gets the settings that gave zero "database is locked" errors under
+// concurrent writers here: WAL, a 5 s busy timeout, immediate transactions,
+// one connection. synchronous=FULL makes every commit durable before the
+// webhook is answered; group commit pays for the fsync once per batch.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var (
+		db  = &DB{}
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		db.Dialect = SQLite
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("sqlite DSN has no path: want sqlite:PATH")
+		}
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+		if db.SQL, err = sql.Open("sqlite", path); err != nil {
+			return nil, err
+		}
+		db.SQL.SetMaxOpenConns(1)
+		db.SQL.SetConnMaxIdleTime(0)
+		db.Gorm, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", Conn: db.SQL}, gormConfig())
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db.Dialect = Postgres
+		if db.SQL, err = sql.Open("pgx", dsn); err != nil {
+			return nil, err
+		}
+		db.SQL.SetMaxOpenConns(16)
+		db.SQL.SetMaxIdleConns(16)
+		db.SQL.SetConnMaxIdleTime(5 * time.Minute)
+		db.Gorm, err = gorm.Open(postgres.New(postgres.Config{Conn: db.SQL}), gormConfig())
+	default:
+		return nil, fmt.Errorf("unsupported database %q: want sqlite:PATH or postgres://…", redact(dsn))
+	}
+	if err != nil {
+		db.SQL.Close()
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.SQL.PingContext(pingCtx); err != nil {
+		db.SQL.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redact(dsn), err)
+	}
+	return db, nil
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true}
+}
+
+// redact hides a password in a DSN so that it can be logged.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 {
+		if j := strings.Index(dsn, "://"); j > 0 && j < i {
+			return dsn[:j+3] + "…@" + dsn[i+1:]
+		}
+	}
+	return dsn
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.SQL.Close() }
+
+func (db *DB) provider() (*goose.Provider, error) {
+	sub, err := fs.Sub(files, string(db.Dialect))
+	if err != nil {
+		return nil, err
+	}
+	var opts []goose.ProviderOption
+	dialect := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		dialect = goose.DialectPostgres
+		// Replicas starting together must not run the same migration twice.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(dialect, db.SQL, sub, opts...)
+}
+
+// Step is one migration that was applied or rolled back.
+type Step struct {
+	Version  int64
+	Name     string
+	Duration time.Duration
+}
+
+// Up applies every pending migration.
+func (db *DB) Up(ctx context.Context) ([]Step, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Up(ctx)
+	return steps(res), err
+}
+
+// DownTo rolls back every migration above version (0: all of them).
+func (db *DB) DownTo(ctx context.Context, version int64) ([]Step, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.DownTo(ctx, version)
+	return steps(res), err
+}
+
+// Down rolls back the newest applied migration.
+func (db *DB) Down(ctx context.Context) ([]Step, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Down(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return steps([]*goose.MigrationResult{res}), nil
+}
+
+func steps(res []*goose.MigrationResult) []Step {
+	out := make([]Step, 0, len(res))
+	for _, r := range res {
+		if r == nil || r.Source == nil {
+			continue
+		}
+		out = append(out, Step{Version: r.Source.Version, Name: r.Source.Path, Duration: r.Duration})
+	}
+	return out
+}
+
+// Status is one migration and whether it is applied.
+type Status struct {
+	Version   int64
+	Name      string
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// Status lists every known migration, oldest first.
+func (db *DB) Status(ctx context.Context) ([]Status, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(res))
+	for _, r := range res {
+		out = append(out, Status{
+			Version:   r.Source.Version,
+			Name:      r.Source.Path,
+			Applied:   r.State == goose.StateApplied,
+			AppliedAt: r.AppliedAt,
+		})
+	}
+	return out, nil
+}
+
+// Current reports whether every migration this binary knows is applied.
+// A database migrated beyond this binary (a newer release ran) is current
+// too: the previous release must run on the new schema.
+func (db *DB) Current(ctx context.Context) (bool, error) {
+	p, err := db.provider()
+	if err != nil {
+		return false, err
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return false, err
+	}
+	return current >= target, nil
+}

@@ -1,0 +1,20 @@
+package web
+
+import (
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func routes(r *gin.Engine, o Options) {
+	r.GET("/healthz", handleHealthz())
+	r.GET("/readyz", handleReadyz(o.Ready))
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+
+	token := requireToken(o.Auth, o.Logger)
+	r.POST("/hooks/alertmanager", countRequests(o.Metrics), token,
+		rateLimit(o.Limiter, o.Now), handleAlertmanager(o.Submit, o.Metrics, o.MaxBody, o.Now, o.Logger))
+
+	api := r.Group("/api/v1", token)
+	api.GET("/alerts", handleListAlerts(o.Alerts, o.Logger))
+	api.GET("/episodes", handleListEpisodes(o.Alerts, o.Logger))
+}
