@@ -35,9 +35,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"apply pending migrations on start (env QUIETPAGER_MIGRATE)")
 	maxBody := fs.Int64("max-body", env.int64("QUIETPAGER_MAX_BODY", 4<<20),
 		"largest webhook body accepted, in bytes (env QUIETPAGER_MAX_BODY)")
-	rateLimit := fs.Float64("rate-limit", env.float("QUIETPAGER_RATE_LIMIT", 2000),
+	rateLimit := fs.Float64("rate-limit", env.float("QUIETPAGER_RATE_LIMIT", 10000),
 		"webhook requests per second allowed per token, 0 for no limit (env QUIETPAGER_RATE_LIMIT)")
-	rateBurst := fs.Int("rate-burst", int(env.int64("QUIETPAGER_RATE_BURST", 4000)),
+	rateBurst := fs.Int("rate-burst", int(env.int64("QUIETPAGER_RATE_BURST", 20000)),
 		"requests a token may send at once above its rate (env QUIETPAGER_RATE_BURST)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env.str("QUIETPAGER_LOG_FORMAT", "text"), "text or json (env QUIETPAGER_LOG_FORMAT)")
