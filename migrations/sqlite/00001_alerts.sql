@@ -9,8 +9,12 @@ CREATE TABLE api_tokens (
     created_at INTEGER NOT NULL
 );
 
+-- Episodes are keyed by the alert's integer id, not its fingerprint: ids
+-- grow in arrival order, so a storm of new alerts appends to the end of the
+-- episode index instead of dirtying a random page per alert (a hash key).
 CREATE TABLE alerts (
-    fingerprint   TEXT    PRIMARY KEY,
+    id            INTEGER PRIMARY KEY,
+    fingerprint   TEXT    NOT NULL UNIQUE,
     alertname     TEXT    NOT NULL,
     labels        TEXT    NOT NULL,
     annotations   TEXT    NOT NULL,
@@ -20,19 +24,18 @@ CREATE TABLE alerts (
     first_seen    INTEGER NOT NULL,
     last_seen     INTEGER NOT NULL
 );
-CREATE INDEX alerts_last_seen ON alerts (last_seen);
 
 CREATE TABLE episodes (
-    fingerprint    TEXT    NOT NULL REFERENCES alerts (fingerprint) ON DELETE CASCADE,
+    alert_id       INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
     starts_at      INTEGER NOT NULL,
     ends_at        INTEGER,
     state          TEXT    NOT NULL CHECK (state IN ('firing', 'resolved')),
     notifications  INTEGER NOT NULL,
     first_received INTEGER NOT NULL,
     last_received  INTEGER NOT NULL,
-    PRIMARY KEY (fingerprint, starts_at)
-);
-CREATE INDEX episodes_firing ON episodes (fingerprint) WHERE state = 'firing';
+    PRIMARY KEY (alert_id, starts_at)
+) WITHOUT ROWID;
+CREATE INDEX episodes_firing ON episodes (alert_id) WHERE state = 'firing';
 
 -- +goose Down
 DROP TABLE episodes;
