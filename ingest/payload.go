@@ -98,12 +98,20 @@ func received(a template.Alert, receiver, groupKey string, at time.Time) (dedupe
 		return r, errors.New("no labels")
 	}
 	for name, value := range a.Labels {
-		if name == "" || !utf8.ValidString(name) {
+		if name == "" || !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
 			return r, fmt.Errorf("invalid label name %q", name)
 		}
-		if !utf8.ValidString(value) {
-			return r, fmt.Errorf("label %s has an invalid UTF-8 value", name)
+		if !utf8.ValidString(value) || strings.ContainsRune(value, 0) {
+			return r, fmt.Errorf("label %s has an invalid value (bad UTF-8 or a NUL character)", name)
 		}
+	}
+	for name, value := range a.Annotations {
+		if strings.ContainsRune(name, 0) || strings.ContainsRune(value, 0) {
+			return r, fmt.Errorf("annotation %q contains a NUL character", name)
+		}
+	}
+	if strings.ContainsRune(a.GeneratorURL, 0) || strings.ContainsRune(receiver, 0) || strings.ContainsRune(groupKey, 0) {
+		return r, errors.New("generatorURL, receiver or groupKey contains a NUL character")
 	}
 	if a.StartsAt.IsZero() {
 		return r, errors.New("no startsAt")

@@ -273,6 +273,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"fingerprint with 0x", testPayload(t, nil, testAlert(map[string]any{"fingerprint": "0x3433522a8bc3a4"})), []string{"fingerprint"}},
 		{"fingerprint negative", testPayload(t, nil, testAlert(map[string]any{"fingerprint": "-1"})), []string{"fingerprint"}},
 		{"fingerprint 17 digits", testPayload(t, nil, testAlert(map[string]any{"fingerprint": "03433522a8bc3a4f1"})), []string{"fingerprint", "03433522a8bc3a4f1"}},
+		// PostgreSQL cannot store NUL in text or JSON: refuse it with 400,
+		// or the write would fail with 503 and Alertmanager retry forever.
+		{"NUL in a label value", testPayload(t, nil, testAlert(map[string]any{"labels": map[string]any{"alertname": "X\u0000"}})), []string{"NUL"}},
+		{"NUL in an annotation", testPayload(t, nil, testAlert(map[string]any{"annotations": map[string]any{"summary": "a\u0000b"}})), []string{"NUL"}},
+		{"NUL in generatorURL", testPayload(t, nil, testAlert(map[string]any{"generatorURL": "http://x/\u0000"})), []string{"NUL"}},
 		{"fingerprint overflows 64 bits", testPayload(t, nil, testAlert(map[string]any{"fingerprint": "13433522a8bc3a4f1"})), []string{"fingerprint"}},
 	}
 	for _, tt := range tests {

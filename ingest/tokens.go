@@ -52,6 +52,7 @@ type Authenticator struct {
 	mu       sync.Mutex
 	hashes   map[string]string
 	loadedAt time.Time
+	loading  bool // a reload is under way
 }
 
 // Authenticate returns the name of the token, or an Unauthorized error.
@@ -72,18 +73,38 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (string
 	return name, nil
 }
 
+// reloadTimeout bounds a reload of the token table, and reloadRetry is how
+// soon a failed reload is tried again: a database that hangs or is down
+// must cost webhooks neither their answer nor a query each.
+const (
+	reloadTimeout = 2 * time.Second
+	reloadRetry   = time.Second
+)
+
 func (a *Authenticator) current(ctx context.Context) (map[string]string, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	now := a.Now()
-	if a.hashes != nil && now.Sub(a.loadedAt) < a.TTL {
-		return a.hashes, nil
+	cached := a.hashes
+	if cached != nil && (a.loading || now.Sub(a.loadedAt) < a.TTL) {
+		// Fresh, or another request is reloading: use the copy we have.
+		a.mu.Unlock()
+		return cached, nil
 	}
+	a.loading = true
+	a.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	hashes, err := a.Store.TokenHashes(ctx)
+	cancel()
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.loading = false
 	if err != nil {
 		if a.hashes != nil {
 			// Keep accepting known tokens while the database is away, so
 			// the webhook answers 503 from the write, not 401 here.
+			a.loadedAt = now.Add(reloadRetry - a.TTL)
 			return a.hashes, nil
 		}
 		return nil, quietpager.Wrap(quietpager.Unavailable, err, "could not read tokens")

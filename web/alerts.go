@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
 
 	"github.com/quietpager/quietpager"
 	"github.com/quietpager/quietpager/dedupe"
@@ -68,6 +69,9 @@ func handleListEpisodes(alerts AlertReader, log *slog.Logger) gin.HandlerFunc {
 		if fp == "" {
 			fail(c, log, quietpager.Errorf(quietpager.Invalid, "fingerprint is required"))
 			return
+		}
+		if parsed, err := model.ParseFingerprint(fp); err == nil && len(fp) <= 16 {
+			fp = parsed.String() // 16 lower-case hex digits, as stored
 		}
 		limit, err := limitParam(c)
 		if err != nil {
