@@ -18,7 +18,7 @@ func migrate(ctx context.Context, args []string, env environment, stdout, stderr
 		return fmt.Errorf("migrate needs up, down or status")
 	}
 	verb := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	if _, err := parse(fs, args[1:], 0, "quietpager migrate up|down|status [--db DSN] [--to V]"); err != nil {
 		return err
 	}
 	db, err := openDB(ctx, *dsn)

@@ -34,6 +34,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errUsage
 	}
 	env := environment(getenv)
+	err := dispatch(ctx, args, env, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // "COMMAND -h" printed the flags, as asked
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env, stdout, stderr)
@@ -86,6 +94,31 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("quietpager "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// parse parses flags that may stand before, between or after the
+// positional arguments, and checks that exactly want positionals came.
+// Go's flag package stops at the first positional, which would silently
+// drop every flag after it ("--migrate false" leaves "false" behind).
+func parse(fs *flag.FlagSet, args []string, want int, usage string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != want {
+		if len(pos) > want {
+			return nil, fmt.Errorf("unexpected argument %q (usage: %s; boolean flags take --flag=false)", pos[want], usage)
+		}
+		return nil, fmt.Errorf("usage: %s", usage)
+	}
+	return pos, nil
 }
 
 // dbFlag registers the --db flag every command that touches the database has.

@@ -41,7 +41,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"requests a token may send at once above its rate (env QUIETPAGER_RATE_BURST)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env.str("QUIETPAGER_LOG_FORMAT", "text"), "text or json (env QUIETPAGER_LOG_FORMAT)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parse(fs, args, 0, "quietpager serve [flags]"); err != nil {
 		return err
 	}
 	if *maxBody < 1024 {

@@ -19,14 +19,16 @@ func token(ctx context.Context, args []string, env environment, stdout, stderr i
 		return fmt.Errorf("token needs create, list or revoke")
 	}
 	verb := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	want, usage := 0, "quietpager token create --name NAME | list"
+	if verb == "revoke" {
+		want, usage = 1, "quietpager token revoke NAME"
+	}
+	pos, err := parse(fs, args[1:], want, usage)
+	if err != nil {
 		return err
 	}
 	if verb == "revoke" {
-		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: quietpager token revoke NAME")
-		}
-		*name = fs.Arg(0)
+		*name = pos[0]
 	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {
