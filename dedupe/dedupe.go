@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
+
+	"github.com/quietpager/quietpager/flap"
 )
 
 // Received is one alert as it arrived in one webhook delivery.
@@ -144,6 +146,13 @@ type WriteResult struct {
 	NewEpisodes int // episodes that did not exist before
 	Folded      int // deliveries folded into an episode that already existed
 	Resolved    int // episodes that went from firing (or unknown) to resolved
+	// Held counts new episodes of flapping alerts: pages flap detection
+	// held back.
+	Held int
+	// FlapStarted counts alerts that started flapping.
+	FlapStarted int
+	// Incidents lists the incidents that opened or reopened.
+	Incidents []IncidentChange
 }
 
 // State is an alert's or an episode's state.
@@ -166,6 +175,10 @@ type Alert struct {
 	Episodes     int               `json:"episodes"`
 	FirstSeen    time.Time         `json:"first_seen"`
 	LastSeen     time.Time         `json:"last_seen"`
+	Flapping     bool              `json:"flapping"`
+	FlapScore    float64           `json:"flap_score"`
+	// Hints are the rule-fix hints of the alert's rule (its alertname).
+	Hints *flap.RuleHint `json:"hints,omitempty"`
 }
 
 // Episode is one firing period of one alert.
@@ -175,12 +188,16 @@ type Episode struct {
 	EndsAt        *time.Time `json:"ends_at"`
 	State         State      `json:"state"`
 	Notifications int        `json:"notifications"`
+	// Transient: resolved by itself, unacknowledged, within a few minutes.
+	Transient  bool   `json:"transient"`
+	IncidentID *int64 `json:"incident_id"`
 }
 
 // AlertQuery filters the alert list.
 type AlertQuery struct {
 	State    State // "" for any
 	Matchers []*labels.Matcher
+	Flapping *bool // nil for any
 	Limit    int
 }
 

@@ -177,6 +177,9 @@ func (b *Batcher) write(recs []dedupe.Received) error {
 			m.NewEpisodes.Add(float64(res.NewEpisodes))
 			m.Folded.Add(float64(res.Folded))
 			m.Resolves.Add(float64(res.Resolved))
+			m.IncidentsOpened.Add(float64(len(res.Incidents)))
+			m.FlapStarted.Add(float64(res.FlapStarted))
+			m.PagesHeld.Add(float64(res.Held))
 		}
 	}
 	if err != nil {

@@ -25,7 +25,7 @@ func newStore(t testing.TB) (*dedupestore.Store, *migrations.DB, string) {
 	t.Helper()
 	dsn := migrationstest.DSN(t, migrations.SQLite)
 	db := migrationstest.Open(t, dsn)
-	return dedupestore.New(db), db, dsn
+	return dedupestore.New(db, dedupestore.Options{}), db, dsn
 }
 
 // alerts returns n firing alerts named name, each its own fingerprint.
@@ -49,7 +49,7 @@ func alerts(name string, n int) []dedupe.Received {
 // stored returns the fingerprints of every stored alert.
 func stored(t testing.TB, s *dedupestore.Store) map[string]bool {
 	t.Helper()
-	list, err := s.Alerts(context.Background(), dedupe.AlertQuery{Limit: 10000})
+	list, err := s.Alerts(context.Background(), dedupe.AlertQuery{Limit: 10000}, time.Now())
 	if err != nil {
 		t.Fatalf("read alerts back: %v", err)
 	}
@@ -268,7 +268,7 @@ func TestBatcherDatabaseClosedIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer re.Close()
-	got := stored(t, dedupestore.New(re))
+	got := stored(t, dedupestore.New(re, dedupestore.Options{}))
 	for _, r := range before {
 		if !got[r.Fingerprint] {
 			t.Errorf("acknowledged alert %s lost", r.Fingerprint)
@@ -339,7 +339,7 @@ func TestBatcherDatabaseClosedUnderLoadLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer re.Close()
-	got := stored(t, dedupestore.New(re))
+	got := stored(t, dedupestore.New(re, dedupestore.Options{}))
 	for fp := range acked {
 		if !got[fp] {
 			t.Errorf("acknowledged alert %s lost", fp)

@@ -12,6 +12,12 @@ type Metrics struct {
 	BatchSize      prometheus.Histogram
 	CommitSeconds  prometheus.Histogram
 	DatabaseErrors prometheus.Counter
+
+	IncidentsOpened prometheus.Counter // opened or reopened
+	OpenIncidents   prometheus.Gauge
+	FlappingAlerts  prometheus.Gauge
+	FlapStarted     prometheus.Counter
+	PagesHeld       prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -51,8 +57,29 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "quietpager_database_errors_total",
 			Help: "Group-commit transactions that failed.",
 		}),
+		IncidentsOpened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quietpager_incidents_opened_total",
+			Help: "Incidents opened or reopened.",
+		}),
+		OpenIncidents: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quietpager_incidents_open",
+			Help: "Incidents not yet resolved, as of the last maintenance pass.",
+		}),
+		FlappingAlerts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quietpager_alerts_flapping",
+			Help: "Alerts flapping, as of the last maintenance pass.",
+		}),
+		FlapStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quietpager_flapping_started_total",
+			Help: "Times an alert started flapping.",
+		}),
+		PagesHeld: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quietpager_pages_held_flapping_total",
+			Help: "New episodes of flapping alerts whose page flap detection held back.",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.Alerts, m.NewEpisodes, m.Folded, m.Resolves,
+	reg.MustRegister(m.IncidentsOpened, m.OpenIncidents, m.FlappingAlerts, m.FlapStarted, m.PagesHeld,
+		m.Requests, m.Alerts, m.NewEpisodes, m.Folded, m.Resolves,
 		m.BatchSize, m.CommitSeconds, m.DatabaseErrors)
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -30,10 +31,10 @@ func limitParam(c *gin.Context) (int, error) {
 	return n, nil
 }
 
-// handleListAlerts serves GET /api/v1/alerts?state=&match=&limit=. Each
+// handleListAlerts serves GET /api/v1/alerts?state=&flapping=&match=&limit=. Each
 // match is in Alertmanager's matcher syntax (alertname="X", or several in
 // braces); all of them must match.
-func handleListAlerts(alerts AlertReader, log *slog.Logger) gin.HandlerFunc {
+func handleListAlerts(alerts AlertReader, now func() time.Time, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		q := dedupe.AlertQuery{State: dedupe.State(c.Query("state"))}
 		if q.State != "" && q.State != dedupe.Firing && q.State != dedupe.Resolved {
@@ -48,12 +49,20 @@ func handleListAlerts(alerts AlertReader, log *slog.Logger) gin.HandlerFunc {
 			}
 			q.Matchers = append(q.Matchers, ms...)
 		}
+		if f := c.Query("flapping"); f != "" {
+			b, err := strconv.ParseBool(f)
+			if err != nil {
+				fail(c, log, quietpager.Errorf(quietpager.Invalid, "flapping must be true or false, not %q", f))
+				return
+			}
+			q.Flapping = &b
+		}
 		var err error
 		if q.Limit, err = limitParam(c); err != nil {
 			fail(c, log, err)
 			return
 		}
-		out, err := alerts.Alerts(c.Request.Context(), q)
+		out, err := alerts.Alerts(c.Request.Context(), q, now())
 		if err != nil {
 			fail(c, log, err)
 			return

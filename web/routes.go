@@ -15,6 +15,10 @@ func routes(r *gin.Engine, o Options) {
 		rateLimit(o.Limiter, o.Now), handleAlertmanager(o.Submit, o.Metrics, o.MaxBody, o.Now, o.Logger))
 
 	api := r.Group("/api/v1", token)
-	api.GET("/alerts", handleListAlerts(o.Alerts, o.Logger))
+	api.GET("/alerts", handleListAlerts(o.Alerts, o.Now, o.Logger))
 	api.GET("/episodes", handleListEpisodes(o.Alerts, o.Logger))
+	api.GET("/incidents", handleListIncidents(o.Incidents, o.Now, o.Logger))
+	api.GET("/incidents/:id", handleGetIncident(o.Incidents, o.Logger))
+	api.POST("/incidents/:id/ack", handleTransition(o.Incidents, false, o.Now, o.Logger))
+	api.POST("/incidents/:id/resolve", handleTransition(o.Incidents, true, o.Now, o.Logger))
 }

@@ -24,19 +24,20 @@ type AlertSubmitter interface {
 
 // AlertReader reads alerts and episodes back.
 type AlertReader interface {
-	Alerts(ctx context.Context, q dedupe.AlertQuery) ([]dedupe.Alert, error)
+	Alerts(ctx context.Context, q dedupe.AlertQuery, now time.Time) ([]dedupe.Alert, error)
 	Episodes(ctx context.Context, fingerprint string, limit int) ([]dedupe.Episode, error)
 }
 
 // Options are the server's dependencies.
 type Options struct {
-	Logger   *slog.Logger
-	Gatherer prometheus.Gatherer
-	Metrics  *ingest.Metrics
-	Auth     *ingest.Authenticator
-	Limiter  *ingest.RateLimiter
-	Submit   AlertSubmitter
-	Alerts   AlertReader
+	Logger    *slog.Logger
+	Gatherer  prometheus.Gatherer
+	Metrics   *ingest.Metrics
+	Auth      *ingest.Authenticator
+	Limiter   *ingest.RateLimiter
+	Submit    AlertSubmitter
+	Alerts    AlertReader
+	Incidents IncidentStore
 	// Ready reports whether the service can do its work (database
 	// reachable, schema current).
 	Ready func(ctx context.Context) error

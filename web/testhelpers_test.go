@@ -49,19 +49,20 @@ func newServer(t *testing.T, opts ...func(*web.Options)) *server {
 	reg := prometheus.NewRegistry()
 	metrics := ingest.NewMetrics(reg)
 	log := slog.New(slog.DiscardHandler)
-	store := dedupestore.New(db)
+	store := dedupestore.New(db, dedupestore.Options{})
 	batcher := ingest.NewBatcher(ingest.BatcherOptions{Writer: store, Writers: 1, Metrics: metrics, Logger: log})
 	batcher.Start()
 	t.Cleanup(batcher.Stop) // before the database closes: cleanups run last first
 
 	o := web.Options{
-		Logger:   log,
-		Gatherer: reg,
-		Metrics:  metrics,
-		Auth:     &ingest.Authenticator{Store: tokens, TTL: 5 * time.Second, Now: time.Now},
-		Limiter:  &ingest.RateLimiter{PerSecond: 10000, Burst: 20000},
-		Submit:   batcher,
-		Alerts:   store,
+		Logger:    log,
+		Gatherer:  reg,
+		Metrics:   metrics,
+		Auth:      &ingest.Authenticator{Store: tokens, TTL: 5 * time.Second, Now: time.Now},
+		Limiter:   &ingest.RateLimiter{PerSecond: 10000, Burst: 20000},
+		Submit:    batcher,
+		Alerts:    store,
+		Incidents: store,
 		Ready: func(ctx context.Context) error {
 			if err := db.SQL.PingContext(ctx); err != nil {
 				return fmt.Errorf("database unreachable: %w", err)

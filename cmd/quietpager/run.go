@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/quietpager/quietpager/migrations"
 )
@@ -77,6 +78,13 @@ func (env environment) int64(name string, def int64) int64 {
 
 func (env environment) float(name string, def float64) float64 {
 	if v, err := strconv.ParseFloat(env(name), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func (env environment) duration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(env(name)); err == nil {
 		return v
 	}
 	return def

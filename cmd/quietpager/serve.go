@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/quietpager/quietpager/dedupe"
 	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
+	"github.com/quietpager/quietpager/flap"
 	"github.com/quietpager/quietpager/ingest"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/migrations"
@@ -21,6 +23,9 @@ import (
 
 // tokenTTL is how long a server trusts its copy of the token table.
 const tokenTTL = 5 * time.Second
+
+// maintenanceInterval is how often flap scores decay and quiet periods end.
+const maintenanceInterval = 15 * time.Second
 
 // shutdownGrace bounds how long in-flight webhooks may take to commit on
 // SIGTERM.
@@ -39,6 +44,16 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"webhook requests per second allowed per token, 0 for no limit (env QUIETPAGER_RATE_LIMIT)")
 	rateBurst := fs.Int("rate-burst", int(env.int64("QUIETPAGER_RATE_BURST", 20000)),
 		"requests a token may send at once above its rate (env QUIETPAGER_RATE_BURST)")
+	reopen := fs.Duration("reopen-window", env.duration("QUIETPAGER_REOPEN_WINDOW", dedupe.DefaultPolicy.ReopenWindow),
+		"an alert firing again this soon after its incident resolved reopens it (env QUIETPAGER_REOPEN_WINDOW)")
+	flapTau := fs.Duration("flap-tau", env.duration("QUIETPAGER_FLAP_TAU", flap.Defaults.Tau),
+		"flap score decay time constant (env QUIETPAGER_FLAP_TAU)")
+	flapHigh := fs.Float64("flap-high", env.float("QUIETPAGER_FLAP_HIGH", flap.Defaults.High),
+		"flap score at which an alert starts flapping (env QUIETPAGER_FLAP_HIGH)")
+	flapLow := fs.Float64("flap-low", env.float("QUIETPAGER_FLAP_LOW", flap.Defaults.Low),
+		"flap score below which a flapping alert stops (env QUIETPAGER_FLAP_LOW)")
+	flapQuiet := fs.Duration("flap-quiet", env.duration("QUIETPAGER_FLAP_QUIET", flap.Defaults.Quiet),
+		"how long an incident stays open after its alert stops flapping (env QUIETPAGER_FLAP_QUIET)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env.str("QUIETPAGER_LOG_FORMAT", "text"), "text or json (env QUIETPAGER_LOG_FORMAT)")
 	if _, err := parse(fs, args, 0, "quietpager serve [flags]"); err != nil {
@@ -46,6 +61,11 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	}
 	if *maxBody < 1024 {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")
+	}
+	policy := dedupe.Policy{ReopenWindow: *reopen,
+		Flap: flap.Options{Tau: *flapTau, High: *flapHigh, Low: *flapLow, Quiet: *flapQuiet}}
+	if !policy.Flap.Valid() || *reopen < 0 || *flapQuiet < 0 {
+		return fmt.Errorf("flap settings need --flap-tau > 0 and 0 < --flap-low < --flap-high, and durations ≥ 0")
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -75,23 +95,33 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	if db.Dialect == migrations.Postgres {
 		writers = 4
 	}
+	store := dedupestore.New(db, dedupestore.Options{Policies: dedupe.StaticPolicy(policy)})
 	batcher := ingest.NewBatcher(ingest.BatcherOptions{
-		Writer: dedupestore.New(db), Writers: writers, Metrics: metrics, Logger: log,
+		Writer: store, Writers: writers, Metrics: metrics, Logger: log,
 	})
 	batcher.Start()
 	defer batcher.Stop()
 
+	maintainer := &dedupe.Maintainer{Store: store, Interval: maintenanceInterval, Now: time.Now, Logger: log,
+		Observe: func(flapping, open int) {
+			metrics.FlappingAlerts.Set(float64(flapping))
+			metrics.OpenIncidents.Set(float64(open))
+		}}
+	maintainer.Start(ctx)
+	defer maintainer.Stop()
+
 	handler := web.New(web.Options{
-		Logger:   log,
-		Gatherer: reg,
-		Metrics:  metrics,
-		Auth:     &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
-		Limiter:  &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
-		Submit:   batcher,
-		Alerts:   dedupestore.New(db),
-		Ready:    ready(db),
-		MaxBody:  *maxBody,
-		Now:      time.Now,
+		Logger:    log,
+		Gatherer:  reg,
+		Metrics:   metrics,
+		Auth:      &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
+		Limiter:   &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
+		Submit:    batcher,
+		Alerts:    store,
+		Incidents: store,
+		Ready:     ready(db),
+		MaxBody:   *maxBody,
+		Now:       time.Now,
 	})
 
 	ln, err := net.Listen("tcp", *listen)

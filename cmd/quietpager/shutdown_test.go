@@ -129,7 +129,7 @@ func TestGracefulShutdown(t *testing.T) {
 			defer db.Close()
 			// Read back through the store, so the check does not depend on
 			// the schema's column names.
-			all, err := dedupestore.New(db).Alerts(context.Background(), dedupe.AlertQuery{Limit: len(acked) + senders*perBatch*1000})
+			all, err := dedupestore.New(db, dedupestore.Options{}).Alerts(context.Background(), dedupe.AlertQuery{Limit: len(acked) + senders*perBatch*1000}, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,7 +17,7 @@ import (
 func BenchmarkWrite(b *testing.B) {
 	for _, d := range []migrations.Dialect{migrations.SQLite, migrations.Postgres} {
 		b.Run(string(d), func(b *testing.B) {
-			store := sqlstore.New(migrationstest.Open(b, migrationstest.DSN(b, d)))
+			store := sqlstore.New(migrationstest.Open(b, migrationstest.DSN(b, d)), sqlstore.Options{})
 			start := time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC)
 			const perBatch = 500
 			b.ReportAllocs()

@@ -1,0 +1,465 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/quietpager/quietpager"
+	"github.com/quietpager/quietpager/dedupe"
+	"github.com/quietpager/quietpager/flap"
+)
+
+// Write commits one folded batch in one transaction: alerts, episodes, the
+// incidents new episodes open or join, flap scores, and the incidents that
+// resolve. The episode upserts are monotonic merges, and at most one
+// unresolved incident per group is a unique index, so replicas writing the
+// same notification at the same moment converge on the same rows whatever
+// order their transactions commit in.
+func (s *Store) Write(ctx context.Context, b dedupe.Batch) (dedupe.WriteResult, error) {
+	var res dedupe.WriteResult
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res = dedupe.WriteResult{}
+		w := &write{Store: s, tx: tx, b: b}
+		return w.run(&res)
+	})
+	if err != nil {
+		return dedupe.WriteResult{}, quietpager.Wrap(quietpager.Unavailable, err, "could not commit alerts")
+	}
+	return res, nil
+}
+
+type episodeKey struct {
+	alertID  int64
+	startsAt int64
+}
+
+// storedAlert is an alert's id and flap state as stored before a batch.
+type storedAlert struct {
+	id   int64
+	flap flap.State
+}
+
+type priorEpisode struct {
+	state      dedupe.State
+	incidentID int64 // 0: none
+}
+
+// write is the state of one Write transaction.
+type write struct {
+	*Store
+	tx *gorm.DB
+	b  dedupe.Batch
+	at time.Time // when the batch was received: its newest delivery
+
+	policy  map[string]dedupe.Policy // by fingerprint
+	flaps   map[string]flap.State    // by fingerprint, after this batch
+	started map[string]bool          // fingerprints that started flapping
+	stopped map[string]bool          // fingerprints that stopped flapping
+	ids     map[string]int64         // alert id by fingerprint
+	prior   map[episodeKey]priorEpisode
+	events  []eventRow
+}
+
+type eventRow struct {
+	incidentID int64
+	kind       string
+	actor      string
+	detail     string
+}
+
+func (w *write) run(res *dedupe.WriteResult) error {
+	w.policy = make(map[string]dedupe.Policy, len(w.b.Alerts))
+	for _, a := range w.b.Alerts {
+		w.policy[a.Fingerprint] = w.o.Policies.PolicyFor(a.Labels)
+		if a.LastSeen.After(w.at) {
+			w.at = a.LastSeen
+		}
+	}
+	existing, err := w.lockAlerts()
+	if err != nil {
+		return err
+	}
+	if w.prior, err = w.priorEpisodes(existing); err != nil {
+		return err
+	}
+	w.scoreFlaps(existing)
+	if w.ids, err = w.upsertAlerts(); err != nil {
+		return err
+	}
+
+	// New episodes join (or open) their group's incident.
+	groups := make(map[string]*group)
+	var order []string
+	incidentOf := make(map[episodeKey]int64)
+	var startedIDs []int64
+	for _, e := range w.b.Episodes {
+		k := episodeKey{w.ids[e.Fingerprint], micros(e.StartsAt)}
+		p, existed := w.prior[k]
+		if existed {
+			res.Folded += e.Notifications
+			incidentOf[k] = p.incidentID
+		} else {
+			res.NewEpisodes++
+			res.Folded += e.Notifications - 1
+			startedIDs = append(startedIDs, k.alertID)
+			a := w.alert(e.Fingerprint)
+			hash := w.policy[e.Fingerprint].GroupHash(a)
+			g, ok := groups[hash]
+			if !ok {
+				g = &group{hash: hash, first: a, window: w.policy[e.Fingerprint].ReopenWindow, common: a.Labels}
+				groups[hash] = g
+				order = append(order, hash)
+			}
+			g.keys = append(g.keys, k)
+			g.common = dedupe.CommonLabels(g.common, a.Labels)
+			g.added = append(g.added, a)
+			if w.flaps[e.Fingerprint].Flapping {
+				res.Held++
+			} else {
+				g.page = true
+			}
+		}
+		if e.Resolved && p.state != dedupe.Resolved {
+			res.Resolved++
+		}
+	}
+	if err := w.incidentsFor(groups, order); err != nil {
+		return err
+	}
+	for _, hash := range order {
+		g := groups[hash]
+		for _, k := range g.keys {
+			incidentOf[k] = g.id
+		}
+		if g.opened || g.reopened {
+			res.Incidents = append(res.Incidents, dedupe.IncidentChange{
+				ID: g.id, Opened: g.opened, Reopened: g.reopened, Page: g.page})
+		}
+	}
+	if err := w.upsertEpisodes(incidentOf); err != nil {
+		return err
+	}
+	if err := closeSuperseded(w.tx, startedIDs); err != nil {
+		return err
+	}
+	if err := w.flapEvents(incidentOf, res); err != nil {
+		return err
+	}
+	touched := make([]int64, 0, len(incidentOf))
+	for _, id := range incidentOf {
+		if id != 0 && !slices.Contains(touched, id) {
+			touched = append(touched, id)
+		}
+	}
+	if err := w.autoResolve(touched); err != nil {
+		return err
+	}
+	return insertEvents(w.tx, w.at, w.events)
+}
+
+// alert returns the batch's description of the alert with fingerprint fp.
+func (w *write) alert(fp string) dedupe.AlertUpsert {
+	i, _ := slices.BinarySearchFunc(w.b.Alerts, fp, func(a dedupe.AlertUpsert, fp string) int {
+		return strings.Compare(a.Fingerprint, fp)
+	})
+	return w.b.Alerts[i]
+}
+
+// lockAlerts reads the stored flap state of the batch's alerts. On
+// PostgreSQL it locks their rows (in fingerprint order, so concurrent
+// batches cannot deadlock), so that two replicas cannot both update one
+// alert's flap score from the same starting point.
+func (w *write) lockAlerts() (map[string]storedAlert, error) {
+	existing := make(map[string]storedAlert)
+	lock := ""
+	if w.postgres {
+		lock = " ORDER BY fingerprint FOR UPDATE"
+	}
+	err := chunks(w.b.Alerts, func(chunk []dedupe.AlertUpsert) error {
+		fps := make([]string, len(chunk))
+		for i, a := range chunk {
+			fps[i] = a.Fingerprint
+		}
+		rows, err := w.tx.Raw(`SELECT id, fingerprint, flap_score, flap_at, flapping
+			FROM alerts WHERE fingerprint IN ?`+lock, fps).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				fp string
+				at int64
+				e  storedAlert
+			)
+			if err := rows.Scan(&e.id, &fp, &e.flap.Score, &at, &e.flap.Flapping); err != nil {
+				return err
+			}
+			if at != 0 {
+				e.flap.At = fromMicros(at)
+			}
+			existing[fp] = e
+		}
+		return rows.Err()
+	})
+	return existing, err
+}
+
+// priorEpisodes reads the stored state of the batch's episodes before it is
+// merged: which are new, which were already resolved, and their incidents.
+func (w *write) priorEpisodes(existing map[string]storedAlert) (map[episodeKey]priorEpisode, error) {
+	prior := make(map[episodeKey]priorEpisode)
+	var eps []dedupe.EpisodeUpsert
+	for _, e := range w.b.Episodes {
+		if _, ok := existing[e.Fingerprint]; ok {
+			eps = append(eps, e)
+		}
+	}
+	err := chunks(eps, func(chunk []dedupe.EpisodeUpsert) error {
+		alertIDs := make([]int64, 0, len(chunk))
+		earliest := chunk[0].StartsAt
+		for i, e := range chunk {
+			if i == 0 || e.Fingerprint != chunk[i-1].Fingerprint {
+				alertIDs = append(alertIDs, existing[e.Fingerprint].id)
+			}
+			if e.StartsAt.Before(earliest) {
+				earliest = e.StartsAt
+			}
+		}
+		rows, err := w.tx.Raw(`SELECT alert_id, starts_at, state, incident_id FROM episodes
+			WHERE alert_id IN ? AND starts_at >= ?`, alertIDs, micros(earliest)).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k        episodeKey
+				p        priorEpisode
+				incident *int64
+			)
+			if err := rows.Scan(&k.alertID, &k.startsAt, &p.state, &incident); err != nil {
+				return err
+			}
+			if incident != nil {
+				p.incidentID = *incident
+			}
+			prior[k] = p
+		}
+		return rows.Err()
+	})
+	return prior, err
+}
+
+// scoreFlaps feeds each alert's new state changes (episodes that start,
+// episodes that resolve) to its flap detector.
+func (w *write) scoreFlaps(existing map[string]storedAlert) {
+	w.flaps = make(map[string]flap.State, len(w.b.Alerts))
+	w.started, w.stopped = map[string]bool{}, map[string]bool{}
+	var changes []time.Time
+	eps := w.b.Episodes
+	for i := 0; i < len(eps); {
+		fp := eps[i].Fingerprint
+		cur, ok := existing[fp]
+		changes = changes[:0]
+		for ; i < len(eps) && eps[i].Fingerprint == fp; i++ {
+			e := eps[i]
+			p, existed := w.prior[episodeKey{cur.id, micros(e.StartsAt)}]
+			existed = existed && ok
+			if !existed {
+				changes = append(changes, e.StartsAt)
+			}
+			if e.Resolved && (!existed || p.state != dedupe.Resolved) {
+				changes = append(changes, e.EndsAt)
+			}
+		}
+		slices.SortFunc(changes, time.Time.Compare)
+		st := cur.flap
+		opts := w.policy[fp].Flap
+		for _, at := range changes {
+			var tr flap.Transition
+			st, tr = opts.Change(st, at)
+			switch tr {
+			case flap.Started:
+				w.started[fp], w.stopped[fp] = true, false
+			case flap.Stopped:
+				w.stopped[fp], w.started[fp] = true, false
+			}
+		}
+		w.flaps[fp] = st
+	}
+	for fp, e := range existing { // alerts with no episode in the batch keep theirs
+		if _, ok := w.flaps[fp]; !ok {
+			w.flaps[fp] = e.flap
+		}
+	}
+}
+
+// upsertAlerts writes the batch's alerts with their flap state and returns
+// each one's id.
+func (w *write) upsertAlerts() (map[string]int64, error) {
+	ids := make(map[string]int64, len(w.b.Alerts))
+	err := chunks(w.b.Alerts, func(chunk []dedupe.AlertUpsert) error {
+		args := make([]any, 0, len(chunk)*12)
+		for _, a := range chunk {
+			ls, err := json.Marshal(a.Labels)
+			if err != nil {
+				return err
+			}
+			as, err := json.Marshal(nonNil(a.Annotations))
+			if err != nil {
+				return err
+			}
+			f := w.flaps[a.Fingerprint]
+			flapAt := int64(0)
+			if !f.At.IsZero() {
+				flapAt = micros(f.At)
+			}
+			args = append(args, a.Fingerprint, a.Alertname, string(ls), string(as),
+				a.GeneratorURL, a.Receiver, a.GroupKey, micros(a.FirstSeen), micros(a.LastSeen),
+				f.Score, flapAt, f.Flapping)
+		}
+		rows, err := w.tx.Raw(`INSERT INTO alerts (fingerprint, alertname, labels, annotations,
+				generator_url, receiver, group_key, first_seen, last_seen, flap_score, flap_at, flapping)
+			VALUES `+values(len(chunk), 12)+`
+			ON CONFLICT (fingerprint) DO UPDATE SET
+				alertname     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.alertname ELSE alerts.alertname END,
+				labels        = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.labels ELSE alerts.labels END,
+				annotations   = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.annotations ELSE alerts.annotations END,
+				generator_url = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.generator_url ELSE alerts.generator_url END,
+				receiver      = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.receiver ELSE alerts.receiver END,
+				group_key     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.group_key ELSE alerts.group_key END,
+				first_seen    = CASE WHEN excluded.first_seen < alerts.first_seen THEN excluded.first_seen ELSE alerts.first_seen END,
+				last_seen     = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END,
+				flap_score    = excluded.flap_score,
+				flap_at       = excluded.flap_at,
+				flapping      = excluded.flapping
+			RETURNING id, fingerprint`, args...).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id int64
+				fp string
+			)
+			if err := rows.Scan(&id, &fp); err != nil {
+				return err
+			}
+			ids[fp] = id
+		}
+		return rows.Err()
+	})
+	return ids, err
+}
+
+func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
+	return chunks(w.b.Episodes, func(chunk []dedupe.EpisodeUpsert) error {
+		args := make([]any, 0, len(chunk)*8)
+		for _, e := range chunk {
+			k := episodeKey{w.ids[e.Fingerprint], micros(e.StartsAt)}
+			var endsAt, state, incident any = nil, dedupe.Firing, nil
+			if e.Resolved {
+				endsAt, state = micros(e.EndsAt), dedupe.Resolved
+			}
+			if id := incidentOf[k]; id != 0 {
+				incident = id
+			}
+			args = append(args, k.alertID, k.startsAt, endsAt, state,
+				e.Notifications, micros(e.FirstReceived), micros(e.LastReceived), incident)
+		}
+		// A resolve that arrives before its firing (out-of-order delivery)
+		// wins: once resolved, an episode stays resolved. An episode keeps
+		// the first incident it joined.
+		return w.tx.Exec(`INSERT INTO episodes (alert_id, starts_at, ends_at, state,
+				notifications, first_received, last_received, incident_id)
+			VALUES `+values(len(chunk), 8)+`
+			ON CONFLICT (alert_id, starts_at) DO UPDATE SET
+				notifications  = episodes.notifications + excluded.notifications,
+				state          = CASE WHEN excluded.state = 'resolved' THEN 'resolved' ELSE episodes.state END,
+				ends_at        = CASE WHEN episodes.ends_at IS NULL THEN excluded.ends_at ELSE episodes.ends_at END,
+				first_received = CASE WHEN excluded.first_received < episodes.first_received THEN excluded.first_received ELSE episodes.first_received END,
+				last_received  = CASE WHEN excluded.last_received > episodes.last_received THEN excluded.last_received ELSE episodes.last_received END,
+				incident_id    = COALESCE(episodes.incident_id, excluded.incident_id)`,
+			args...).Error
+	})
+}
+
+// closeSuperseded ends firing episodes that a later episode of the same
+// alert has replaced: one alert cannot fire twice at once, so when its
+// resolve was lost, the next firing period's start is the end of the last.
+func closeSuperseded(tx *gorm.DB, alertIDs []int64) error {
+	return chunks(alertIDs, func(chunk []int64) error {
+		return tx.Exec(`UPDATE episodes SET state = 'resolved',
+				ends_at = (SELECT MIN(n.starts_at) FROM episodes n
+					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at)
+			WHERE state = 'firing' AND alert_id IN ?
+				AND EXISTS (SELECT 1 FROM episodes n
+					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at)`,
+			chunk).Error
+	})
+}
+
+// flapEvents puts one "flapping started" event on each incident whose
+// alerts started flapping in this batch, and starts the quiet period of
+// incidents whose alerts stopped.
+func (w *write) flapEvents(incidentOf map[episodeKey]int64, res *dedupe.WriteResult) error {
+	started := map[int64][]string{}
+	for _, e := range w.b.Episodes {
+		id := incidentOf[episodeKey{w.ids[e.Fingerprint], micros(e.StartsAt)}]
+		fp := e.Fingerprint
+		if id == 0 {
+			continue
+		}
+		if w.started[fp] && !slices.Contains(started[id], fp) {
+			started[id] = append(started[id], fp)
+		}
+	}
+	for id, fps := range started {
+		names := make([]string, len(fps))
+		for i, fp := range fps {
+			names[i] = describe(w.alert(fp))
+		}
+		res.FlapStarted += len(fps)
+		w.events = append(w.events, eventRow{id, dedupe.EventFlappingStarted, dedupe.ActorQuietpager,
+			"pages held while flapping: " + list(names)})
+	}
+	for fp, stopped := range w.stopped {
+		if stopped {
+			evs, err := stopFlapping(w.tx, w.ids[fp], describe(w.alert(fp)), w.at, w.policy[fp].Flap.Quiet)
+			if err != nil {
+				return err
+			}
+			w.events = append(w.events, evs...)
+		}
+	}
+	return nil
+}
+
+// describe names an alert for a timeline: alertname{label="value",…}.
+func describe(a dedupe.AlertUpsert) string {
+	var parts []string
+	for k, v := range a.Labels {
+		if k != "alertname" {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	slices.Sort(parts)
+	return a.Alertname + "{" + strings.Join(parts, ",") + "}"
+}
+
+// list joins names, saying how many more there are past the first five.
+func list(names []string) string {
+	slices.Sort(names)
+	if len(names) > 5 {
+		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	}
+	return strings.Join(names, ", ")
+}
