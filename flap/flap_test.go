@@ -1,6 +1,7 @@
 package flap
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -174,4 +175,20 @@ func TestHints(t *testing.T) {
 			t.Fatalf("got %+v", h)
 		}
 	})
+}
+
+func TestRuleHintJSONSpellsDurationsLikeRuleFiles(t *testing.T) {
+	b, err := json.Marshal(RuleHint{Episodes: 40, Transient: 31, For: 4 * time.Minute, ForRemoves: 31,
+		ForLongest: 210 * time.Second, KeepFiringFor: 10 * time.Minute, KeepFiringMerges: 22})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"episodes":40,"for":"4m","for_longest":"3m30s","for_removes":31,"keep_firing_for":"10m","keep_firing_merges":22,"transient":31}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	b, _ = json.Marshal(RuleHint{Episodes: 3})
+	if string(b) != `{"episodes":3,"transient":0}` {
+		t.Fatalf("suggestions not made must be left out: %s", b)
+	}
 }

@@ -1,8 +1,11 @@
 package flap
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Episode is what the hints need to know of one firing period.
@@ -41,18 +44,34 @@ func (o HintOptions) Transient(e Episode) bool {
 
 // RuleHint is what quietpager would change in one alert rule.
 type RuleHint struct {
-	Episodes  int `json:"episodes"`
-	Transient int `json:"transient"`
+	Episodes  int
+	Transient int
 	// For is the `for:` that would have kept most transient episodes
 	// from firing; zero when no `for:` would help.
-	For        time.Duration `json:"for"`
-	ForRemoves int           `json:"for_removes"`
+	For        time.Duration
+	ForRemoves int
 	// ForLongest is the longest episode the suggested `for:` removes.
-	ForLongest time.Duration `json:"for_longest"`
+	ForLongest time.Duration
 	// KeepFiringFor is the `keep_firing_for:` that would have merged most
 	// flap gaps; zero when none would.
-	KeepFiringFor    time.Duration `json:"keep_firing_for"`
-	KeepFiringMerges int           `json:"keep_firing_merges"`
+	KeepFiringFor    time.Duration
+	KeepFiringMerges int
+}
+
+// MarshalJSON writes durations as rule files spell them ("4m", "30s") and
+// leaves out suggestions that were not made.
+func (h RuleHint) MarshalJSON() ([]byte, error) {
+	out := map[string]any{"episodes": h.Episodes, "transient": h.Transient}
+	if h.For > 0 {
+		out["for"] = model.Duration(h.For).String()
+		out["for_removes"] = h.ForRemoves
+		out["for_longest"] = h.ForLongest.String()
+	}
+	if h.KeepFiringFor > 0 {
+		out["keep_firing_for"] = model.Duration(h.KeepFiringFor).String()
+		out["keep_firing_merges"] = h.KeepFiringMerges
+	}
+	return json.Marshal(out)
 }
 
 // steps are the values suggested: the ones people write in rule files.

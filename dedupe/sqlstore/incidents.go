@@ -19,8 +19,9 @@ type group struct {
 	window time.Duration
 	keys   []episodeKey
 	common map[string]string
-	added  []dedupe.AlertUpsert
-	page   bool // some new episode comes from an alert that is not flapping
+	added  []dedupe.AlertUpsert // alerts with a new episode in the group
+	seen   int                  // how many of them quietpager knew before
+	page   bool                 // some new episode comes from an alert that is not flapping
 
 	id               int64
 	opened, reopened bool
@@ -105,8 +106,11 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 			continue
 		}
 		if !g.reopened {
-			w.events = append(w.events, eventRow{g.id, dedupe.EventAlertAdded, dedupe.ActorAlertmanager,
-				describeAdded(g.added)})
+			detail := describeAdded(g.added)
+			if g.seen == len(g.added) {
+				detail += " fired again"
+			}
+			w.events = append(w.events, eventRow{g.id, dedupe.EventAlertAdded, dedupe.ActorAlertmanager, detail})
 		}
 		if old, ok := commons[g.id]; ok {
 			if common := dedupe.CommonLabels(old, g.common); len(common) != len(old) {

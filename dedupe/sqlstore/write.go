@@ -119,6 +119,9 @@ func (w *write) run(res *dedupe.WriteResult) error {
 			g.keys = append(g.keys, k)
 			g.common = dedupe.CommonLabels(g.common, a.Labels)
 			g.added = append(g.added, a)
+			if _, known := existing[e.Fingerprint]; known {
+				g.seen++
+			}
 			if w.flaps[e.Fingerprint].Flapping {
 				res.Held++
 			} else {
