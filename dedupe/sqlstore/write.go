@@ -365,7 +365,7 @@ func (w *write) upsertAlerts() (map[string]int64, error) {
 
 func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
 	return chunks(w.b.Episodes, func(chunk []dedupe.EpisodeUpsert) error {
-		args := make([]any, 0, len(chunk)*8)
+		args := make([]any, 0, len(chunk)*9)
 		for _, e := range chunk {
 			k := episodeKey{w.ids[e.Fingerprint], micros(e.StartsAt)}
 			var endsAt, state, incident any = nil, dedupe.Firing, nil
@@ -376,18 +376,21 @@ func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
 				incident = id
 			}
 			args = append(args, k.alertID, k.startsAt, endsAt, state,
-				e.Notifications, micros(e.FirstReceived), micros(e.LastReceived), incident)
+				e.Notifications, micros(e.FirstReceived), micros(e.LastReceived), incident, false)
 		}
 		// A resolve that arrives before its firing (out-of-order delivery)
-		// wins: once resolved, an episode stays resolved. An episode keeps
-		// the first incident it joined.
+		// wins: once resolved, an episode stays resolved. A real endsAt
+		// replaces one inferred by closeSuperseded. An episode keeps the
+		// first incident it joined.
 		return w.tx.Exec(`INSERT INTO episodes (alert_id, starts_at, ends_at, state,
-				notifications, first_received, last_received, incident_id)
-			VALUES `+values(len(chunk), 8)+`
+				notifications, first_received, last_received, incident_id, ends_inferred)
+			VALUES `+values(len(chunk), 9)+`
 			ON CONFLICT (alert_id, starts_at) DO UPDATE SET
 				notifications  = episodes.notifications + excluded.notifications,
 				state          = CASE WHEN excluded.state = 'resolved' THEN 'resolved' ELSE episodes.state END,
-				ends_at        = CASE WHEN episodes.ends_at IS NULL THEN excluded.ends_at ELSE episodes.ends_at END,
+				ends_at        = CASE WHEN episodes.ends_at IS NULL OR (episodes.ends_inferred AND excluded.ends_at IS NOT NULL)
+					THEN excluded.ends_at ELSE episodes.ends_at END,
+				ends_inferred  = CASE WHEN excluded.ends_at IS NOT NULL THEN excluded.ends_inferred ELSE episodes.ends_inferred END,
 				first_received = CASE WHEN excluded.first_received < episodes.first_received THEN excluded.first_received ELSE episodes.first_received END,
 				last_received  = CASE WHEN excluded.last_received > episodes.last_received THEN excluded.last_received ELSE episodes.last_received END,
 				incident_id    = COALESCE(episodes.incident_id, excluded.incident_id)`,
@@ -398,15 +401,18 @@ func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
 // closeSuperseded ends firing episodes that a later episode of the same
 // alert has replaced: one alert cannot fire twice at once, so when its
 // resolve was lost, the next firing period's start is the end of the last.
+// Such an end is marked inferred: an episode that turns up in between (a
+// late delivery) moves it earlier, and a real resolve replaces it.
 func closeSuperseded(tx *gorm.DB, alertIDs []int64) error {
 	return chunks(alertIDs, func(chunk []int64) error {
-		return tx.Exec(`UPDATE episodes SET state = 'resolved',
+		return tx.Exec(`UPDATE episodes SET state = 'resolved', ends_inferred = ?,
 				ends_at = (SELECT MIN(n.starts_at) FROM episodes n
 					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at)
-			WHERE state = 'firing' AND alert_id IN ?
+			WHERE alert_id IN ? AND (state = 'firing' OR ends_inferred = ?)
 				AND EXISTS (SELECT 1 FROM episodes n
-					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at)`,
-			chunk).Error
+					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at
+						AND (episodes.ends_at IS NULL OR n.starts_at < episodes.ends_at))`,
+			true, chunk, true).Error
 	})
 }
 

@@ -29,6 +29,9 @@ CREATE TABLE episodes (
     alert_id       BIGINT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
     starts_at      BIGINT NOT NULL,
     ends_at        BIGINT,
+    -- true while ends_at is only inferred from the next episode's start
+    -- (the resolve was lost); a real resolve replaces it.
+    ends_inferred  BOOLEAN NOT NULL DEFAULT false,
     state          TEXT   NOT NULL CHECK (state IN ('firing', 'resolved')),
     notifications  BIGINT NOT NULL,
     first_received BIGINT NOT NULL,

@@ -29,6 +29,9 @@ CREATE TABLE episodes (
     alert_id       INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
     starts_at      INTEGER NOT NULL,
     ends_at        INTEGER,
+    -- true while ends_at is only inferred from the next episode's start
+    -- (the resolve was lost); a real resolve replaces it.
+    ends_inferred  INTEGER NOT NULL DEFAULT 0,
     state          TEXT    NOT NULL CHECK (state IN ('firing', 'resolved')),
     notifications  INTEGER NOT NULL,
     first_received INTEGER NOT NULL,
