@@ -3,11 +3,13 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"github.com/quietpager/quietpager"
@@ -22,16 +24,32 @@ import (
 // same notification at the same moment converge on the same rows whatever
 // order their transactions commit in.
 func (s *Store) Write(ctx context.Context, b dedupe.Batch) (dedupe.WriteResult, error) {
-	var res dedupe.WriteResult
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res = dedupe.WriteResult{}
-		w := &write{Store: s, tx: tx, b: b}
-		return w.run(&res)
-	})
+	var (
+		res dedupe.WriteResult
+		err error
+	)
+	for attempt := 1; ; attempt++ {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			res = dedupe.WriteResult{}
+			w := &write{Store: s, tx: tx, b: b}
+			return w.run(&res)
+		})
+		if err == nil || !transient(err) || attempt == 3 {
+			break
+		}
+	}
 	if err != nil {
 		return dedupe.WriteResult{}, quietpager.Wrap(quietpager.Unavailable, err, "could not commit alerts")
 	}
 	return res, nil
+}
+
+// transient reports whether PostgreSQL aborted the transaction only because
+// of a concurrent one (a deadlock between replicas touching the same
+// incidents in different orders), so that running it again will work.
+func transient(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
 }
 
 type episodeKey struct {
@@ -41,8 +59,9 @@ type episodeKey struct {
 
 // storedAlert is an alert's id and flap state as stored before a batch.
 type storedAlert struct {
-	id   int64
-	flap flap.State
+	id    int64
+	flap  flap.State
+	known bool // quietpager had seen the alert before this batch
 }
 
 type priorEpisode struct {
@@ -81,15 +100,22 @@ func (w *write) run(res *dedupe.WriteResult) error {
 			w.at = a.LastSeen
 		}
 	}
-	existing, err := w.lockAlerts()
+	// Upserting the alerts first takes their row locks, new alerts'
+	// included, so what this transaction reads next (prior episodes, flap
+	// state) cannot change under it: a replica writing the same alerts waits
+	// here for this one to commit and then sees what it wrote.
+	stored, err := w.upsertAlerts()
 	if err != nil {
 		return err
 	}
-	if w.prior, err = w.priorEpisodes(existing); err != nil {
+	w.ids = make(map[string]int64, len(stored))
+	for fp, a := range stored {
+		w.ids[fp] = a.id
+	}
+	if w.prior, err = w.priorEpisodes(); err != nil {
 		return err
 	}
-	w.scoreFlaps(existing)
-	if w.ids, err = w.upsertAlerts(); err != nil {
+	if err := w.updateFlaps(w.scoreFlaps(stored)); err != nil {
 		return err
 	}
 
@@ -119,7 +145,7 @@ func (w *write) run(res *dedupe.WriteResult) error {
 			g.keys = append(g.keys, k)
 			g.common = dedupe.CommonLabels(g.common, a.Labels)
 			g.added = append(g.added, a)
-			if _, known := existing[e.Fingerprint]; known {
+			if stored[e.Fingerprint].known {
 				g.seen++
 			}
 			if w.flaps[e.Fingerprint].Flapping {
@@ -132,6 +158,7 @@ func (w *write) run(res *dedupe.WriteResult) error {
 			res.Resolved++
 		}
 	}
+	slices.Sort(order) // the same lock order in every transaction
 	if err := w.incidentsFor(groups, order); err != nil {
 		return err
 	}
@@ -174,62 +201,73 @@ func (w *write) alert(fp string) dedupe.AlertUpsert {
 	return w.b.Alerts[i]
 }
 
-// lockAlerts reads the stored flap state of the batch's alerts. On
-// PostgreSQL it locks their rows (in fingerprint order, so concurrent
-// batches cannot deadlock), so that two replicas cannot both update one
-// alert's flap score from the same starting point.
-func (w *write) lockAlerts() (map[string]storedAlert, error) {
-	existing := make(map[string]storedAlert)
-	lock := ""
-	if w.postgres {
-		lock = " ORDER BY fingerprint FOR UPDATE"
-	}
+// upsertAlerts writes the batch's alerts and returns each one's id and
+// stored flap state, and whether quietpager knew it before this batch.
+func (w *write) upsertAlerts() (map[string]storedAlert, error) {
+	stored := make(map[string]storedAlert, len(w.b.Alerts))
+	firstSeen := make(map[string]int64, len(w.b.Alerts))
 	err := chunks(w.b.Alerts, func(chunk []dedupe.AlertUpsert) error {
-		fps := make([]string, len(chunk))
-		for i, a := range chunk {
-			fps[i] = a.Fingerprint
+		args := make([]any, 0, len(chunk)*9)
+		for _, a := range chunk {
+			ls, err := json.Marshal(a.Labels)
+			if err != nil {
+				return err
+			}
+			as, err := json.Marshal(nonNil(a.Annotations))
+			if err != nil {
+				return err
+			}
+			firstSeen[a.Fingerprint] = micros(a.FirstSeen)
+			args = append(args, a.Fingerprint, a.Alertname, string(ls), string(as),
+				a.GeneratorURL, a.Receiver, a.GroupKey, micros(a.FirstSeen), micros(a.LastSeen))
 		}
-		rows, err := w.tx.Raw(`SELECT id, fingerprint, flap_score, flap_at, flapping
-			FROM alerts WHERE fingerprint IN ?`+lock, fps).Rows()
+		rows, err := w.tx.Raw(`INSERT INTO alerts (fingerprint, alertname, labels, annotations,
+				generator_url, receiver, group_key, first_seen, last_seen)
+			VALUES `+values(len(chunk), 9)+`
+			ON CONFLICT (fingerprint) DO UPDATE SET
+				alertname     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.alertname ELSE alerts.alertname END,
+				labels        = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.labels ELSE alerts.labels END,
+				annotations   = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.annotations ELSE alerts.annotations END,
+				generator_url = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.generator_url ELSE alerts.generator_url END,
+				receiver      = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.receiver ELSE alerts.receiver END,
+				group_key     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.group_key ELSE alerts.group_key END,
+				first_seen    = CASE WHEN excluded.first_seen < alerts.first_seen THEN excluded.first_seen ELSE alerts.first_seen END,
+				last_seen     = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END
+			RETURNING id, fingerprint, first_seen, flap_score, flap_at, flapping`, args...).Rows()
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				fp string
-				at int64
-				e  storedAlert
+				a         storedAlert
+				fp        string
+				first, at int64
 			)
-			if err := rows.Scan(&e.id, &fp, &e.flap.Score, &at, &e.flap.Flapping); err != nil {
+			if err := rows.Scan(&a.id, &fp, &first, &a.flap.Score, &at, &a.flap.Flapping); err != nil {
 				return err
 			}
 			if at != 0 {
-				e.flap.At = fromMicros(at)
+				a.flap.At = fromMicros(at)
 			}
-			existing[fp] = e
+			a.known = first < firstSeen[fp] || at != 0
+			stored[fp] = a
 		}
 		return rows.Err()
 	})
-	return existing, err
+	return stored, err
 }
 
 // priorEpisodes reads the stored state of the batch's episodes before it is
 // merged: which are new, which were already resolved, and their incidents.
-func (w *write) priorEpisodes(existing map[string]storedAlert) (map[episodeKey]priorEpisode, error) {
+func (w *write) priorEpisodes() (map[episodeKey]priorEpisode, error) {
 	prior := make(map[episodeKey]priorEpisode)
-	var eps []dedupe.EpisodeUpsert
-	for _, e := range w.b.Episodes {
-		if _, ok := existing[e.Fingerprint]; ok {
-			eps = append(eps, e)
-		}
-	}
-	err := chunks(eps, func(chunk []dedupe.EpisodeUpsert) error {
+	err := chunks(w.b.Episodes, func(chunk []dedupe.EpisodeUpsert) error {
 		alertIDs := make([]int64, 0, len(chunk))
 		earliest := chunk[0].StartsAt
 		for i, e := range chunk {
 			if i == 0 || e.Fingerprint != chunk[i-1].Fingerprint {
-				alertIDs = append(alertIDs, existing[e.Fingerprint].id)
+				alertIDs = append(alertIDs, w.ids[e.Fingerprint])
 			}
 			if e.StartsAt.Before(earliest) {
 				earliest = e.StartsAt
@@ -260,25 +298,34 @@ func (w *write) priorEpisodes(existing map[string]storedAlert) (map[episodeKey]p
 	return prior, err
 }
 
+// flapUpdate is an alert's flap state after the batch.
+type flapUpdate struct {
+	id    int64
+	state flap.State
+}
+
 // scoreFlaps feeds each alert's new state changes (episodes that start,
-// episodes that resolve) to its flap detector.
-func (w *write) scoreFlaps(existing map[string]storedAlert) {
-	w.flaps = make(map[string]flap.State, len(w.b.Alerts))
+// episodes that resolve) to its flap detector, and returns the alerts whose
+// flap state changed.
+func (w *write) scoreFlaps(stored map[string]storedAlert) []flapUpdate {
+	w.flaps = make(map[string]flap.State, len(stored))
 	w.started, w.stopped = map[string]bool{}, map[string]bool{}
-	var changes []time.Time
-	eps := w.b.Episodes
+	var (
+		updates []flapUpdate
+		changes []time.Time
+		eps     = w.b.Episodes
+	)
 	for i := 0; i < len(eps); {
 		fp := eps[i].Fingerprint
-		cur, ok := existing[fp]
+		cur := stored[fp]
 		changes = changes[:0]
 		for ; i < len(eps) && eps[i].Fingerprint == fp; i++ {
 			e := eps[i]
 			p, existed := w.prior[episodeKey{cur.id, micros(e.StartsAt)}]
-			existed = existed && ok
 			if !existed {
 				changes = append(changes, e.StartsAt)
 			}
-			if e.Resolved && (!existed || p.state != dedupe.Resolved) {
+			if e.Resolved && p.state != dedupe.Resolved {
 				changes = append(changes, e.EndsAt)
 			}
 		}
@@ -296,71 +343,25 @@ func (w *write) scoreFlaps(existing map[string]storedAlert) {
 			}
 		}
 		w.flaps[fp] = st
-	}
-	for fp, e := range existing { // alerts with no episode in the batch keep theirs
-		if _, ok := w.flaps[fp]; !ok {
-			w.flaps[fp] = e.flap
+		if len(changes) > 0 {
+			updates = append(updates, flapUpdate{cur.id, st})
 		}
 	}
+	return updates
 }
 
-// upsertAlerts writes the batch's alerts with their flap state and returns
-// each one's id.
-func (w *write) upsertAlerts() (map[string]int64, error) {
-	ids := make(map[string]int64, len(w.b.Alerts))
-	err := chunks(w.b.Alerts, func(chunk []dedupe.AlertUpsert) error {
-		args := make([]any, 0, len(chunk)*12)
-		for _, a := range chunk {
-			ls, err := json.Marshal(a.Labels)
-			if err != nil {
-				return err
-			}
-			as, err := json.Marshal(nonNil(a.Annotations))
-			if err != nil {
-				return err
-			}
-			f := w.flaps[a.Fingerprint]
-			flapAt := int64(0)
-			if !f.At.IsZero() {
-				flapAt = micros(f.At)
-			}
-			args = append(args, a.Fingerprint, a.Alertname, string(ls), string(as),
-				a.GeneratorURL, a.Receiver, a.GroupKey, micros(a.FirstSeen), micros(a.LastSeen),
-				f.Score, flapAt, f.Flapping)
+// updateFlaps stores the new flap states, one statement per chunk.
+func (w *write) updateFlaps(updates []flapUpdate) error {
+	return chunks(updates, func(chunk []flapUpdate) error {
+		args := make([]any, 0, len(chunk)*4)
+		rows := make([]string, len(chunk))
+		for i, u := range chunk {
+			rows[i] = "(CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), CAST(? AS BOOLEAN))"
+			args = append(args, u.id, u.state.Score, micros(u.state.At), u.state.Flapping)
 		}
-		rows, err := w.tx.Raw(`INSERT INTO alerts (fingerprint, alertname, labels, annotations,
-				generator_url, receiver, group_key, first_seen, last_seen, flap_score, flap_at, flapping)
-			VALUES `+values(len(chunk), 12)+`
-			ON CONFLICT (fingerprint) DO UPDATE SET
-				alertname     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.alertname ELSE alerts.alertname END,
-				labels        = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.labels ELSE alerts.labels END,
-				annotations   = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.annotations ELSE alerts.annotations END,
-				generator_url = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.generator_url ELSE alerts.generator_url END,
-				receiver      = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.receiver ELSE alerts.receiver END,
-				group_key     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.group_key ELSE alerts.group_key END,
-				first_seen    = CASE WHEN excluded.first_seen < alerts.first_seen THEN excluded.first_seen ELSE alerts.first_seen END,
-				last_seen     = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END,
-				flap_score    = excluded.flap_score,
-				flap_at       = excluded.flap_at,
-				flapping      = excluded.flapping
-			RETURNING id, fingerprint`, args...).Rows()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				id int64
-				fp string
-			)
-			if err := rows.Scan(&id, &fp); err != nil {
-				return err
-			}
-			ids[fp] = id
-		}
-		return rows.Err()
+		return w.tx.Exec(`UPDATE alerts SET flap_score = v.column2, flap_at = v.column3, flapping = v.column4
+			FROM (VALUES `+strings.Join(rows, ",")+`) AS v WHERE alerts.id = v.column1`, args...).Error
 	})
-	return ids, err
 }
 
 func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
