@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +105,10 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	// included, so what this transaction reads next (prior episodes, flap
 	// state) cannot change under it: a replica writing the same alerts waits
 	// here for this one to commit and then sees what it wrote.
+	// A new alert's flap state follows from this batch alone, so it is
+	// written with the insert; only known alerts need a second statement.
+	w.prior = map[episodeKey]priorEpisode{}
+	w.scoreFlaps(nil)
 	stored, err := w.upsertAlerts()
 	if err != nil {
 		return err
@@ -112,10 +117,16 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	for fp, a := range stored {
 		w.ids[fp] = a.id
 	}
-	if w.prior, err = w.priorEpisodes(); err != nil {
+	if w.prior, err = w.priorEpisodes(stored); err != nil {
 		return err
 	}
-	if err := w.updateFlaps(w.scoreFlaps(stored)); err != nil {
+	var known []flapUpdate
+	for _, u := range w.scoreFlaps(stored) {
+		if u.known {
+			known = append(known, u)
+		}
+	}
+	if err := w.updateFlaps(known); err != nil {
 		return err
 	}
 
@@ -205,9 +216,19 @@ func (w *write) alert(fp string) dedupe.AlertUpsert {
 // stored flap state, and whether quietpager knew it before this batch.
 func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 	stored := make(map[string]storedAlert, len(w.b.Alerts))
-	firstSeen := make(map[string]int64, len(w.b.Alerts))
+	// Which rows the upsert inserted: PostgreSQL says so itself (a row
+	// version no transaction has replaced has xmax 0). SQLite has one
+	// writer at a time and gives new rows ids above every existing one.
+	inserted := "xmax = 0"
+	if !w.postgres {
+		var maxID int64
+		if err := w.tx.Raw(`SELECT COALESCE(MAX(id), 0) FROM alerts`).Scan(&maxID).Error; err != nil {
+			return nil, err
+		}
+		inserted = "id > " + strconv.FormatInt(maxID, 10)
+	}
 	err := chunks(w.b.Alerts, func(chunk []dedupe.AlertUpsert) error {
-		args := make([]any, 0, len(chunk)*9)
+		args := make([]any, 0, len(chunk)*12)
 		for _, a := range chunk {
 			ls, err := json.Marshal(a.Labels)
 			if err != nil {
@@ -217,13 +238,14 @@ func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 			if err != nil {
 				return err
 			}
-			firstSeen[a.Fingerprint] = micros(a.FirstSeen)
+			f := w.flaps[a.Fingerprint] // as if new; the update below ignores it
 			args = append(args, a.Fingerprint, a.Alertname, string(ls), string(as),
-				a.GeneratorURL, a.Receiver, a.GroupKey, micros(a.FirstSeen), micros(a.LastSeen))
+				a.GeneratorURL, a.Receiver, a.GroupKey, micros(a.FirstSeen), micros(a.LastSeen),
+				f.Score, flapAt(f), f.Flapping)
 		}
 		rows, err := w.tx.Raw(`INSERT INTO alerts (fingerprint, alertname, labels, annotations,
-				generator_url, receiver, group_key, first_seen, last_seen)
-			VALUES `+values(len(chunk), 9)+`
+				generator_url, receiver, group_key, first_seen, last_seen, flap_score, flap_at, flapping)
+			VALUES `+values(len(chunk), 12)+`
 			ON CONFLICT (fingerprint) DO UPDATE SET
 				alertname     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.alertname ELSE alerts.alertname END,
 				labels        = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.labels ELSE alerts.labels END,
@@ -233,24 +255,27 @@ func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 				group_key     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.group_key ELSE alerts.group_key END,
 				first_seen    = CASE WHEN excluded.first_seen < alerts.first_seen THEN excluded.first_seen ELSE alerts.first_seen END,
 				last_seen     = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END
-			RETURNING id, fingerprint, first_seen, flap_score, flap_at, flapping`, args...).Rows()
+			RETURNING id, fingerprint, flap_score, flap_at, flapping, `+inserted, args...).Rows()
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				a         storedAlert
-				fp        string
-				first, at int64
+				a     storedAlert
+				fp    string
+				at    int64
+				isNew bool
 			)
-			if err := rows.Scan(&a.id, &fp, &first, &a.flap.Score, &at, &a.flap.Flapping); err != nil {
+			if err := rows.Scan(&a.id, &fp, &a.flap.Score, &at, &a.flap.Flapping, &isNew); err != nil {
 				return err
 			}
 			if at != 0 {
 				a.flap.At = fromMicros(at)
 			}
-			a.known = first < firstSeen[fp] || at != 0
+			if a.known = !isNew; !a.known {
+				a.flap = flap.State{} // what it was before this batch: nothing
+			}
 			stored[fp] = a
 		}
 		return rows.Err()
@@ -260,9 +285,15 @@ func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 
 // priorEpisodes reads the stored state of the batch's episodes before it is
 // merged: which are new, which were already resolved, and their incidents.
-func (w *write) priorEpisodes() (map[episodeKey]priorEpisode, error) {
+func (w *write) priorEpisodes(stored map[string]storedAlert) (map[episodeKey]priorEpisode, error) {
 	prior := make(map[episodeKey]priorEpisode)
-	err := chunks(w.b.Episodes, func(chunk []dedupe.EpisodeUpsert) error {
+	var eps []dedupe.EpisodeUpsert // a new alert has no episodes yet
+	for _, e := range w.b.Episodes {
+		if stored[e.Fingerprint].known {
+			eps = append(eps, e)
+		}
+	}
+	err := chunks(eps, func(chunk []dedupe.EpisodeUpsert) error {
 		alertIDs := make([]int64, 0, len(chunk))
 		earliest := chunk[0].StartsAt
 		for i, e := range chunk {
@@ -298,10 +329,19 @@ func (w *write) priorEpisodes() (map[episodeKey]priorEpisode, error) {
 	return prior, err
 }
 
+// flapAt is the stored form of a flap state's time: 0 for none.
+func flapAt(f flap.State) int64 {
+	if f.At.IsZero() {
+		return 0
+	}
+	return micros(f.At)
+}
+
 // flapUpdate is an alert's flap state after the batch.
 type flapUpdate struct {
 	id    int64
 	state flap.State
+	known bool
 }
 
 // scoreFlaps feeds each alert's new state changes (episodes that start,
@@ -344,7 +384,7 @@ func (w *write) scoreFlaps(stored map[string]storedAlert) []flapUpdate {
 		}
 		w.flaps[fp] = st
 		if len(changes) > 0 {
-			updates = append(updates, flapUpdate{cur.id, st})
+			updates = append(updates, flapUpdate{cur.id, st, cur.known})
 		}
 	}
 	return updates
@@ -353,14 +393,19 @@ func (w *write) scoreFlaps(stored map[string]storedAlert) []flapUpdate {
 // updateFlaps stores the new flap states, one statement per chunk.
 func (w *write) updateFlaps(updates []flapUpdate) error {
 	return chunks(updates, func(chunk []flapUpdate) error {
-		args := make([]any, 0, len(chunk)*4)
+		args := make([]any, 0, len(chunk)*5)
 		rows := make([]string, len(chunk))
+		ids := make([]int64, len(chunk))
 		for i, u := range chunk {
 			rows[i] = "(CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), CAST(? AS BOOLEAN))"
 			args = append(args, u.id, u.state.Score, micros(u.state.At), u.state.Flapping)
+			ids[i] = u.id
 		}
+		// "alerts.id IN" lets SQLite look the rows up by id instead of
+		// scanning the table for the join.
 		return w.tx.Exec(`UPDATE alerts SET flap_score = v.column2, flap_at = v.column3, flapping = v.column4
-			FROM (VALUES `+strings.Join(rows, ",")+`) AS v WHERE alerts.id = v.column1`, args...).Error
+			FROM (VALUES `+strings.Join(rows, ",")+`) AS v WHERE alerts.id = v.column1 AND alerts.id IN ?`,
+			append(args, ids)...).Error
 	})
 }
 
