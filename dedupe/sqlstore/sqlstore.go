@@ -52,13 +52,6 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-func optMicros(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return micros(t)
-}
-
 // chunks calls f on consecutive slices of at most rowsPerStatement items.
 func chunks[T any](items []T, f func([]T) error) error {
 	for start := 0; start < len(items); start += rowsPerStatement {
