@@ -2,12 +2,14 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/alertmanager/pkg/labels"
 
 	"github.com/quietpager/quietpager"
@@ -317,17 +319,17 @@ func TestAlertsQuery(t *testing.T) {
 			q    dedupe.AlertQuery
 			want []string // most recently seen first
 		}{
-			{"all", dedupe.AlertQuery{}, []string{"HighCPU/a", "DiskFull/a", "OOM/b", "DiskFull/b"}},
+			{"all", dedupe.AlertQuery{}, []string{"HighCPU/a", "OOM/b", "DiskFull/a", "DiskFull/b"}},
 			{"firing", dedupe.AlertQuery{State: dedupe.Firing}, []string{"HighCPU/a", "DiskFull/a"}},
 			{"resolved", dedupe.AlertQuery{State: dedupe.Resolved}, []string{"OOM/b", "DiskFull/b"}},
 			{"alertname equals", dedupe.AlertQuery{Matchers: matchers(t, `alertname="DiskFull"`)}, []string{"DiskFull/a", "DiskFull/b"}},
-			{"severity regexp (anchored)", dedupe.AlertQuery{Matchers: matchers(t, `severity=~"crit.*"`)}, []string{"HighCPU/a", "DiskFull/a", "OOM/b"}},
-			{"severity regexp exact", dedupe.AlertQuery{Matchers: matchers(t, `severity=~"critical"`)}, []string{"DiskFull/a", "OOM/b"}},
+			{"severity regexp (anchored)", dedupe.AlertQuery{Matchers: matchers(t, `severity=~"crit.*"`)}, []string{"HighCPU/a", "OOM/b", "DiskFull/a"}},
+			{"severity regexp exact", dedupe.AlertQuery{Matchers: matchers(t, `severity=~"critical"`)}, []string{"OOM/b", "DiskFull/a"}},
 			{"team not equal", dedupe.AlertQuery{Matchers: matchers(t, `team!="a"`)}, []string{"OOM/b", "DiskFull/b"}},
-			{"missing label negative regexp", dedupe.AlertQuery{Matchers: matchers(t, `nosuch!~".+"`)}, []string{"HighCPU/a", "DiskFull/a", "OOM/b", "DiskFull/b"}},
+			{"missing label negative regexp", dedupe.AlertQuery{Matchers: matchers(t, `nosuch!~".+"`)}, []string{"HighCPU/a", "OOM/b", "DiskFull/a", "DiskFull/b"}},
 			{"several matchers and state", dedupe.AlertQuery{State: dedupe.Firing, Matchers: matchers(t, `{alertname="DiskFull", team!="b"}`)}, []string{"DiskFull/a"}},
 			{"no match", dedupe.AlertQuery{Matchers: matchers(t, `team="nobody"`)}, []string{}},
-			{"limit", dedupe.AlertQuery{Limit: 2}, []string{"HighCPU/a", "DiskFull/a"}},
+			{"limit", dedupe.AlertQuery{Limit: 2}, []string{"HighCPU/a", "OOM/b"}},
 			{"limit after matchers", dedupe.AlertQuery{Limit: 1, Matchers: matchers(t, `team="b"`)}, []string{"OOM/b"}},
 		}
 		for _, c := range cases {
@@ -556,6 +558,7 @@ func TestConcurrentWriters(t *testing.T) {
 			mu         sync.Mutex
 			deliveries = map[key]int{}
 			newEps     int
+			opened     int
 			folded     int
 			errs       []error
 			wg         sync.WaitGroup
@@ -584,12 +587,21 @@ func TestConcurrentWriters(t *testing.T) {
 					res, err := store.Write(ctx, dedupe.Fold(recs))
 					mu.Lock()
 					if err != nil {
+						var pgErr *pgconn.PgError
+						if errors.As(err, &pgErr) { // PostgreSQL says which locks met
+							err = fmt.Errorf("%w (detail: %s; where: %s)", err, pgErr.Detail, pgErr.Where)
+						}
 						errs = append(errs, fmt.Errorf("writer %d batch %d: %w", w, b, err))
 					} else {
 						for k, n := range local {
 							deliveries[k] += n
 						}
 						newEps += res.NewEpisodes
+						for _, inc := range res.Incidents {
+							if inc.Opened || inc.Reopened {
+								opened++
+							}
+						}
 						folded += res.Folded
 					}
 					mu.Unlock()
@@ -630,6 +642,10 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 		if gotEpisodes != len(deliveries) {
 			t.Errorf("%d episodes stored, want %d", gotEpisodes, len(deliveries))
+		}
+		// Every alert here is in one Alertmanager group: one incident, one page.
+		if opened != 1 {
+			t.Errorf("writers reported %d incidents opened, want 1 (each would page)", opened)
 		}
 		if newEps != len(deliveries) || newEps+folded != total {
 			t.Errorf("writers reported %d new episodes and %d folded, want %d and %d", newEps, folded, len(deliveries), total-len(deliveries))
