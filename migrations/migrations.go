@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strings"
 	"time"
 
@@ -76,8 +77,14 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Gorm, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", Conn: db.SQL}, gormConfig())
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db.Dialect = Postgres
-		if db.SQL, err = sql.Open("pgx", dsn); err != nil {
-			return nil, err
+		// url.Parse splits user info at the last "@", so a password with
+		// an "@" in it works; u.String() percent-encodes it for pgx.
+		u, perr := url.Parse(dsn)
+		if perr != nil {
+			return nil, errors.New("invalid postgres DSN: percent-encode special characters in the password (@ as %40)")
+		}
+		if db.SQL, err = sql.Open("pgx", u.String()); err != nil {
+			return nil, fmt.Errorf("open %s: %w", redact(dsn), err)
 		}
 		db.SQL.SetMaxOpenConns(16)
 		db.SQL.SetMaxIdleConns(16)
@@ -88,7 +95,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	if err != nil {
 		db.SQL.Close()
-		return nil, err
+		return nil, fmt.Errorf("open %s: %w", redact(dsn), err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -105,12 +112,18 @@ func gormConfig() *gorm.Config {
 
 // redact hides a password in a DSN so that it can be logged.
 func redact(dsn string) string {
-	if i := strings.Index(dsn, "@"); i > 0 {
-		if j := strings.Index(dsn, "://"); j > 0 && j < i {
-			return dsn[:j+3] + "…@" + dsn[i+1:]
-		}
+	if strings.HasPrefix(dsn, "sqlite:") {
+		return dsn
 	}
-	return dsn
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "the database"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // Close closes the database.

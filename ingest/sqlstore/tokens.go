@@ -49,7 +49,7 @@ func (t *Tokens) Create(ctx context.Context, name string, now time.Time) (string
 		return "", quietpager.Errorf(quietpager.Conflict, "a token named %q already exists", name)
 	}
 	if err != nil {
-		return "", err
+		return "", unavailable(err)
 	}
 	return secret, nil
 }
@@ -58,7 +58,7 @@ func (t *Tokens) Create(ctx context.Context, name string, now time.Time) (string
 func (t *Tokens) List(ctx context.Context) ([]Token, error) {
 	var rows []apiToken
 	if err := t.db.WithContext(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	out := make([]Token, 0, len(rows))
 	for _, r := range rows {
@@ -71,7 +71,7 @@ func (t *Tokens) List(ctx context.Context) ([]Token, error) {
 func (t *Tokens) Revoke(ctx context.Context, name string) error {
 	res := t.db.WithContext(ctx).Where("name = ?", name).Delete(&apiToken{})
 	if res.Error != nil {
-		return res.Error
+		return unavailable(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return quietpager.Errorf(quietpager.NotFound, "no token named %q", name)
@@ -83,11 +83,15 @@ func (t *Tokens) Revoke(ctx context.Context, name string) error {
 func (t *Tokens) TokenHashes(ctx context.Context) (map[string]string, error) {
 	var rows []apiToken
 	if err := t.db.WithContext(ctx).Select("name", "hash").Find(&rows).Error; err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	out := make(map[string]string, len(rows))
 	for _, r := range rows {
 		out[r.Hash] = r.Name
 	}
 	return out, nil
+}
+
+func unavailable(err error) error {
+	return quietpager.Wrap(quietpager.Unavailable, err, "the token store is unavailable")
 }
