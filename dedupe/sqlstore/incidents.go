@@ -25,6 +25,7 @@ type group struct {
 
 	id               int64
 	opened, reopened bool
+	acknowledged     bool // the incident it joins is acknowledged
 }
 
 // incidentsFor finds or opens the incident of each group: the group's
@@ -40,7 +41,7 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 	if err := w.activeIncidents(order, groups, commons); err != nil {
 		return err
 	}
-	if err := w.reopen(order, groups); err != nil {
+	if err := w.reopen(order, groups, commons); err != nil {
 		return err
 	}
 	var fresh []*group
@@ -142,7 +143,7 @@ func describeAdded(added []dedupe.AlertUpsert) string {
 // and records the incident's common labels.
 func (w *write) activeIncidents(hashes []string, groups map[string]*group, commons map[int64]map[string]string) error {
 	return chunks(hashes, func(chunk []string) error {
-		rows, err := w.tx.Raw(`SELECT id, group_hash, common_labels FROM incidents
+		rows, err := w.tx.Raw(`SELECT id, group_hash, common_labels, state FROM incidents
 			WHERE group_hash IN ? AND state <> 'resolved'`, chunk).Rows()
 		if err != nil {
 			return err
@@ -153,8 +154,9 @@ func (w *write) activeIncidents(hashes []string, groups map[string]*group, commo
 				id     int64
 				hash   string
 				common string
+				state  dedupe.IncidentState
 			)
-			if err := rows.Scan(&id, &hash, &common); err != nil {
+			if err := rows.Scan(&id, &hash, &common, &state); err != nil {
 				return err
 			}
 			m := map[string]string{}
@@ -162,6 +164,7 @@ func (w *write) activeIncidents(hashes []string, groups map[string]*group, commo
 				return err
 			}
 			groups[hash].id, commons[id] = id, m
+			groups[hash].acknowledged = state == dedupe.IncidentAcknowledged
 		}
 		return rows.Err()
 	})
@@ -169,7 +172,7 @@ func (w *write) activeIncidents(hashes []string, groups map[string]*group, commo
 
 // reopen reopens, for each group still without an incident, the incident
 // that resolved within the group's reopen window.
-func (w *write) reopen(order []string, groups map[string]*group) error {
+func (w *write) reopen(order []string, groups map[string]*group, commons map[int64]map[string]string) error {
 	var hashes []string
 	var widest time.Duration
 	for _, h := range order {
@@ -184,10 +187,11 @@ func (w *write) reopen(order []string, groups map[string]*group) error {
 	type candidate struct {
 		id         int64
 		resolvedAt int64
+		common     string
 	}
 	latest := map[string]candidate{}
 	err := chunks(hashes, func(chunk []string) error {
-		rows, err := w.tx.Raw(`SELECT id, group_hash, resolved_at FROM incidents
+		rows, err := w.tx.Raw(`SELECT id, group_hash, resolved_at, common_labels FROM incidents
 			WHERE group_hash IN ? AND state = 'resolved' AND resolved_at >= ?`,
 			chunk, micros(w.at.Add(-widest))).Rows()
 		if err != nil {
@@ -199,7 +203,7 @@ func (w *write) reopen(order []string, groups map[string]*group) error {
 				c    candidate
 				hash string
 			)
-			if err := rows.Scan(&c.id, &hash, &c.resolvedAt); err != nil {
+			if err := rows.Scan(&c.id, &hash, &c.resolvedAt, &c.common); err != nil {
 				return err
 			}
 			if c.resolvedAt > latest[hash].resolvedAt {
@@ -224,7 +228,11 @@ func (w *write) reopen(order []string, groups map[string]*group) error {
 			return res.Error
 		}
 		if res.RowsAffected == 1 {
-			g.id, g.reopened = c.id, true
+			m := map[string]string{}
+			if err := json.Unmarshal([]byte(c.common), &m); err != nil {
+				return err
+			}
+			g.id, g.reopened, commons[c.id] = c.id, true, m
 			w.events = append(w.events, eventRow{c.id, dedupe.EventReopened, dedupe.ActorAlertmanager,
 				describeAdded(g.added)})
 		}
@@ -321,6 +329,14 @@ func (s *Store) transition(ctx context.Context, id int64, actor string, at time.
 			return res.Error
 		}
 		if res.RowsAffected == 1 {
+			if kind == dedupe.EventAcknowledged {
+				// The episodes remember it, so that a reopened incident's
+				// acknowledged episodes never count as transient.
+				if err := tx.Exec(`UPDATE episodes SET acknowledged_at = ?
+					WHERE incident_id = ? AND acknowledged_at IS NULL`, micros(at), id).Error; err != nil {
+					return err
+				}
+			}
 			return insertEvents(tx, at, []eventRow{{id, kind, actor, ""}})
 		}
 		var state []string

@@ -114,8 +114,8 @@ func (s *Store) RuleHints(ctx context.Context, alertnames []string, now time.Tim
 	}
 	episodes := map[string]map[int64][]flap.Episode{} // alertname → alert → episodes
 	err := chunks(names, func(chunk []string) error {
-		rows, err := s.db.WithContext(ctx).Raw(`SELECT a.alertname, a.id, e.starts_at, e.ends_at, i.acknowledged_at
-			FROM episodes e JOIN alerts a ON a.id = e.alert_id LEFT JOIN incidents i ON i.id = e.incident_id
+		rows, err := s.db.WithContext(ctx).Raw(`SELECT a.alertname, a.id, e.starts_at, e.ends_at, e.acknowledged_at
+			FROM episodes e JOIN alerts a ON a.id = e.alert_id
 			WHERE a.alertname IN ? AND e.starts_at >= ?`, chunk, micros(now.Add(-s.o.HintWindow))).Rows()
 		if err != nil {
 			return err
@@ -156,7 +156,7 @@ func (s *Store) RuleHints(ctx context.Context, alertnames []string, now time.Tim
 }
 
 // episodeColumns are read by scanEpisode.
-const episodeColumns = `e.starts_at, e.ends_at, e.state, e.notifications, e.incident_id, i.acknowledged_at`
+const episodeColumns = `e.starts_at, e.ends_at, e.state, e.notifications, e.incident_id, e.acknowledged_at`
 
 func (s *Store) scanEpisode(rows *sql.Rows, e *dedupe.Episode, extra ...any) error {
 	var (
@@ -185,7 +185,7 @@ func (s *Store) scanEpisode(rows *sql.Rows, e *dedupe.Episode, extra ...any) err
 // Episodes lists one alert's episodes, newest first.
 func (s *Store) Episodes(ctx context.Context, fingerprint string, limit int) ([]dedupe.Episode, error) {
 	rows, err := s.db.WithContext(ctx).Raw(`SELECT `+episodeColumns+`
-		FROM episodes e JOIN alerts a ON a.id = e.alert_id LEFT JOIN incidents i ON i.id = e.incident_id
+		FROM episodes e JOIN alerts a ON a.id = e.alert_id
 		WHERE a.fingerprint = ? ORDER BY e.starts_at DESC LIMIT ?`, fingerprint, limit).Rows()
 	if err != nil {
 		return nil, unavailable(err, "episodes")
@@ -295,7 +295,7 @@ func (s *Store) Incident(ctx context.Context, id int64) (dedupe.IncidentDetail, 
 	}
 
 	rows, err = db.Raw(`SELECT `+episodeColumns+`, a.fingerprint, a.alertname, a.labels, a.flapping
-		FROM episodes e JOIN alerts a ON a.id = e.alert_id LEFT JOIN incidents i ON i.id = e.incident_id
+		FROM episodes e JOIN alerts a ON a.id = e.alert_id
 		WHERE e.incident_id = ? ORDER BY e.starts_at, a.fingerprint`, id).Rows()
 	if err != nil {
 		return d, unavailable(err, "episodes")

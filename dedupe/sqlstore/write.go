@@ -134,6 +134,7 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	groups := make(map[string]*group)
 	var order []string
 	incidentOf := make(map[episodeKey]int64)
+	ackedOnJoin := make(map[episodeKey]bool) // new episodes joining an acknowledged incident
 	var startedIDs []int64
 	for _, e := range w.b.Episodes {
 		k := episodeKey{w.ids[e.Fingerprint], micros(e.StartsAt)}
@@ -177,13 +178,16 @@ func (w *write) run(res *dedupe.WriteResult) error {
 		g := groups[hash]
 		for _, k := range g.keys {
 			incidentOf[k] = g.id
+			if g.acknowledged {
+				ackedOnJoin[k] = true
+			}
 		}
 		if g.opened || g.reopened {
 			res.Incidents = append(res.Incidents, dedupe.IncidentChange{
 				ID: g.id, Opened: g.opened, Reopened: g.reopened, Page: g.page})
 		}
 	}
-	if err := w.upsertEpisodes(incidentOf); err != nil {
+	if err := w.upsertEpisodes(incidentOf, ackedOnJoin); err != nil {
 		return err
 	}
 	if err := closeSuperseded(w.tx, startedIDs); err != nil {
@@ -409,9 +413,9 @@ func (w *write) updateFlaps(updates []flapUpdate) error {
 	})
 }
 
-func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
+func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64, acked map[episodeKey]bool) error {
 	return chunks(w.b.Episodes, func(chunk []dedupe.EpisodeUpsert) error {
-		args := make([]any, 0, len(chunk)*9)
+		args := make([]any, 0, len(chunk)*10)
 		for _, e := range chunk {
 			k := episodeKey{w.ids[e.Fingerprint], micros(e.StartsAt)}
 			var endsAt, state, incident any = nil, dedupe.Firing, nil
@@ -421,16 +425,20 @@ func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
 			if id := incidentOf[k]; id != 0 {
 				incident = id
 			}
+			var ackedAt any
+			if acked[k] {
+				ackedAt = micros(w.at)
+			}
 			args = append(args, k.alertID, k.startsAt, endsAt, state,
-				e.Notifications, micros(e.FirstReceived), micros(e.LastReceived), incident, false)
+				e.Notifications, micros(e.FirstReceived), micros(e.LastReceived), incident, false, ackedAt)
 		}
 		// A resolve that arrives before its firing (out-of-order delivery)
 		// wins: once resolved, an episode stays resolved. A real endsAt
 		// replaces one inferred by closeSuperseded. An episode keeps the
 		// first incident it joined.
 		return w.tx.Exec(`INSERT INTO episodes (alert_id, starts_at, ends_at, state,
-				notifications, first_received, last_received, incident_id, ends_inferred)
-			VALUES `+values(len(chunk), 9)+`
+				notifications, first_received, last_received, incident_id, ends_inferred, acknowledged_at)
+			VALUES `+values(len(chunk), 10)+`
 			ON CONFLICT (alert_id, starts_at) DO UPDATE SET
 				notifications  = episodes.notifications + excluded.notifications,
 				state          = CASE WHEN excluded.state = 'resolved' THEN 'resolved' ELSE episodes.state END,
@@ -439,7 +447,8 @@ func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64) error {
 				ends_inferred  = CASE WHEN excluded.ends_at IS NOT NULL THEN excluded.ends_inferred ELSE episodes.ends_inferred END,
 				first_received = CASE WHEN excluded.first_received < episodes.first_received THEN excluded.first_received ELSE episodes.first_received END,
 				last_received  = CASE WHEN excluded.last_received > episodes.last_received THEN excluded.last_received ELSE episodes.last_received END,
-				incident_id    = COALESCE(episodes.incident_id, excluded.incident_id)`,
+				incident_id    = COALESCE(episodes.incident_id, excluded.incident_id),
+				acknowledged_at = COALESCE(episodes.acknowledged_at, excluded.acknowledged_at)`,
 			args...).Error
 	})
 }

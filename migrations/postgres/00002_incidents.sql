@@ -31,6 +31,9 @@ CREATE TABLE incident_events (
 CREATE INDEX incident_events_incident ON incident_events (incident_id, at);
 
 ALTER TABLE episodes ADD COLUMN incident_id BIGINT REFERENCES incidents (id);
+-- When the episode's incident was acknowledged while the episode was part
+-- of it; kept when the incident later reopens.
+ALTER TABLE episodes ADD COLUMN acknowledged_at BIGINT;
 CREATE INDEX episodes_incident ON episodes (incident_id);
 
 ALTER TABLE alerts ADD COLUMN flap_score DOUBLE PRECISION NOT NULL DEFAULT 0;
@@ -46,6 +49,7 @@ ALTER TABLE alerts DROP COLUMN flapping;
 ALTER TABLE alerts DROP COLUMN flap_at;
 ALTER TABLE alerts DROP COLUMN flap_score;
 DROP INDEX episodes_incident;
+ALTER TABLE episodes DROP COLUMN acknowledged_at;
 ALTER TABLE episodes DROP COLUMN incident_id;
 DROP TABLE incident_events;
 DROP TABLE incidents;
