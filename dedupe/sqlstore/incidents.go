@@ -245,49 +245,54 @@ func (w *write) reopen(order []string, groups map[string]*group, commons map[int
 // flapping) has passed.
 func (w *write) autoResolve(ids []int64) error {
 	return chunks(ids, func(chunk []int64) error {
-		rows, err := w.tx.Raw(`UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?
-			WHERE id IN ? AND state <> 'resolved' AND (hold_until IS NULL OR hold_until <= ?)
-				AND NOT EXISTS (SELECT 1 FROM episodes e
-					WHERE e.incident_id = incidents.id AND e.state = 'firing')
-				AND NOT EXISTS (SELECT 1 FROM episodes e JOIN alerts a ON a.id = e.alert_id
-					WHERE e.incident_id = incidents.id AND a.flapping = ?)
-			RETURNING id`, micros(w.at), dedupe.ActorAlertmanager, chunk, micros(w.at), true).Rows()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
+		resolved, err := returningIDs(w.tx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?
+			WHERE id IN ? AND state <> 'resolved' AND (hold_until IS NULL OR hold_until <= ?) AND `+settled+`
+			RETURNING id`, micros(w.at), dedupe.ActorAlertmanager, chunk, micros(w.at), true)
+		for _, id := range resolved {
 			w.events = append(w.events, eventRow{id, dedupe.EventResolved, dedupe.ActorAlertmanager, "all alerts resolved"})
 		}
-		return rows.Err()
+		return err
 	})
 }
 
 // stopFlapping starts the quiet period of the unresolved incidents that hold
 // episodes of an alert that stopped flapping.
 func stopFlapping(tx *gorm.DB, alertID int64, name string, at time.Time, quiet time.Duration) ([]eventRow, error) {
-	rows, err := tx.Raw(`UPDATE incidents SET hold_until = ?
+	ids, err := returningIDs(tx, `UPDATE incidents SET hold_until = ?
 		WHERE state <> 'resolved' AND id IN (SELECT incident_id FROM episodes WHERE alert_id = ?)
-		RETURNING id`, micros(at.Add(quiet)), alertID).Rows()
+		RETURNING id`, micros(at.Add(quiet)), alertID)
+	var evs []eventRow
+	for _, id := range ids {
+		evs = append(evs, eventRow{id, dedupe.EventFlappingStopped, dedupe.ActorQuietpager,
+			name + " stopped flapping; the incident resolves after a quiet " + quiet.String() + " if all its alerts have"})
+	}
+	return evs, err
+}
+
+// returningIDs runs a statement ending in RETURNING id and collects the ids.
+func returningIDs(tx *gorm.DB, sql string, args ...any) ([]int64, error) {
+	rows, err := tx.Raw(sql, args...).Rows()
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var evs []eventRow
+	var ids []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		evs = append(evs, eventRow{id, dedupe.EventFlappingStopped, dedupe.ActorQuietpager,
-			name + " stopped flapping; the incident resolves after a quiet " + quiet.String() + " if all its alerts have"})
+		ids = append(ids, id)
 	}
-	return evs, rows.Err()
+	return ids, rows.Err()
 }
+
+// settled is true of an incident none of whose episodes fires and none of
+// whose alerts flaps; its one argument is true.
+const settled = `NOT EXISTS (SELECT 1 FROM episodes e
+		WHERE e.incident_id = incidents.id AND e.state = 'firing')
+	AND NOT EXISTS (SELECT 1 FROM episodes e JOIN alerts a ON a.id = e.alert_id
+		WHERE e.incident_id = incidents.id AND a.flapping = ?)`
 
 func insertEvents(tx *gorm.DB, at time.Time, evs []eventRow) error {
 	return chunks(evs, func(chunk []eventRow) error {
@@ -407,27 +412,15 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) (flapping, open int
 			}
 			evs = append(evs, stopped...)
 		}
-		rows, err := tx.Raw(`UPDATE incidents SET state = 'resolved', resolved_at = hold_until, resolved_by = ?
-			WHERE state <> 'resolved' AND hold_until IS NOT NULL AND hold_until <= ?
-				AND NOT EXISTS (SELECT 1 FROM episodes e
-					WHERE e.incident_id = incidents.id AND e.state = 'firing')
-				AND NOT EXISTS (SELECT 1 FROM episodes e JOIN alerts a ON a.id = e.alert_id
-					WHERE e.incident_id = incidents.id AND a.flapping = ?)
-			RETURNING id`, dedupe.ActorQuietpager, micros(now), true).Rows()
+		ids, err := returningIDs(tx, `UPDATE incidents SET state = 'resolved', resolved_at = hold_until, resolved_by = ?
+			WHERE state <> 'resolved' AND hold_until IS NOT NULL AND hold_until <= ? AND `+settled+`
+			RETURNING id`, dedupe.ActorQuietpager, micros(now), true)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
+		for _, id := range ids {
 			evs = append(evs, eventRow{id, dedupe.EventResolved, dedupe.ActorQuietpager,
 				"quiet period after flapping is over and all alerts resolved"})
-		}
-		if err := rows.Close(); err != nil {
-			return err
 		}
 		if err := insertEvents(tx, now, evs); err != nil {
 			return err
