@@ -41,6 +41,11 @@ type Policy struct {
 	ReopenWindow time.Duration
 	// Flap holds the flap-detection thresholds.
 	Flap flap.Options
+	// Team owns the incidents this policy opens ("" without routes).
+	Team string
+	// Urgency says when those incidents may page ("page",
+	// "business-hours", "digest"; "" means "page").
+	Urgency string
 }
 
 // DefaultPolicy is the policy of an alert no route claims.
@@ -60,6 +65,8 @@ func (p StaticPolicy) PolicyFor(map[string]string) Policy { return Policy(p) }
 // GroupHash is the identity of the incident group an alert belongs to.
 func (p Policy) GroupHash(a AlertUpsert) string {
 	var b strings.Builder
+	b.WriteString(p.Team)
+	b.WriteByte(0xff)
 	b.WriteString(a.Receiver)
 	b.WriteByte(0xff)
 	if len(p.GroupBy) == 0 {
@@ -105,6 +112,7 @@ const (
 	EventFlappingStopped = "flapping_stopped"
 	EventAcknowledged    = "acknowledged"
 	EventResolved        = "resolved"
+	EventPaged           = "paged"
 )
 
 // Actors that are not people.
@@ -130,6 +138,8 @@ type Incident struct {
 	CommonLabels   map[string]string `json:"common_labels"`
 	Receiver       string            `json:"receiver"`
 	GroupKey       string            `json:"group_key"`
+	Team           string            `json:"team"`
+	Urgency        string            `json:"urgency"`
 	Alerts         int               `json:"alerts"`
 	Firing         int               `json:"firing"`
 	Episodes       int               `json:"episodes"`
@@ -173,6 +183,7 @@ type IncidentDetail struct {
 	Incident
 	EpisodeList []IncidentEpisode `json:"episode_list"`
 	Timeline    []Event           `json:"timeline"`
+	Pages       []PageRecord      `json:"pages"`
 }
 
 // IncidentQuery filters the incident list.
@@ -191,4 +202,43 @@ type IncidentChange struct {
 	// Page is false when every new episode in the incident came from a
 	// flapping alert: flap detection holds those pages.
 	Page bool
+	// Critical: an alert with severity="critical" joined an incident that
+	// was already open; a page held for business hours goes out now.
+	Critical bool
+	Team     string
+	Urgency  string
+}
+
+// Page channels.
+const (
+	ChannelSlackTeam = "slack_channel"
+	ChannelSlackDM   = "slack_dm"
+	ChannelEmail     = "email"
+	ChannelWebhook   = "webhook"
+)
+
+// PageRecord is the outcome of one page on one channel.
+type PageRecord struct {
+	IncidentID     int64     `json:"incident_id"`
+	Step           int       `json:"step"`
+	Round          int       `json:"round"`
+	Person         string    `json:"person"` // "" for the team channel and webhook
+	Channel        string    `json:"channel"`
+	Sent           bool      `json:"sent"`
+	ReceiptChannel string    `json:"receipt_channel,omitempty"`
+	ReceiptID      string    `json:"receipt_id,omitempty"`
+	Error          string    `json:"error,omitempty"`
+	At             time.Time `json:"at"`
+}
+
+// Interruption is a page that reached a person, classified in their own
+// time zone as business, off or sleep hours.
+type Interruption struct {
+	IncidentID int64
+	Step       int
+	Round      int
+	Person     string
+	Team       string
+	At         time.Time
+	Band       string
 }

@@ -14,14 +14,16 @@ import (
 
 // group is the new episodes of one batch that belong to one incident group.
 type group struct {
-	hash   string
-	first  dedupe.AlertUpsert
-	window time.Duration
-	keys   []episodeKey
-	common map[string]string
-	added  []dedupe.AlertUpsert // alerts with a new episode in the group
-	seen   int                  // how many of them quietpager knew before
-	page   bool                 // some new episode comes from an alert that is not flapping
+	hash     string
+	policy   dedupe.Policy
+	first    dedupe.AlertUpsert
+	window   time.Duration
+	keys     []episodeKey
+	common   map[string]string
+	added    []dedupe.AlertUpsert // alerts with a new episode in the group
+	seen     int                  // how many of them quietpager knew before
+	page     bool                 // some new episode comes from an alert that is not flapping
+	critical bool                 // some new alert has severity="critical"
 
 	id               int64
 	opened, reopened bool
@@ -51,18 +53,18 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 		}
 	}
 	err := chunks(fresh, func(chunk []*group) error {
-		args := make([]any, 0, len(chunk)*7)
+		args := make([]any, 0, len(chunk)*9)
 		for _, g := range chunk {
 			cl, err := json.Marshal(g.common)
 			if err != nil {
 				return err
 			}
 			args = append(args, g.hash, g.first.Receiver, g.first.GroupKey, dedupe.Title(g.first),
-				string(cl), dedupe.IncidentOpen, micros(w.at))
+				string(cl), dedupe.IncidentOpen, micros(w.at), g.policy.Team, urgency(g.policy))
 		}
 		rows, err := w.tx.Raw(`INSERT INTO incidents (group_hash, receiver, group_key, title,
-				common_labels, state, opened_at)
-			VALUES `+values(len(chunk), 7)+`
+				common_labels, state, opened_at, team, urgency)
+			VALUES `+values(len(chunk), 9)+`
 			ON CONFLICT (group_hash) WHERE state <> 'resolved' DO NOTHING
 			RETURNING id, group_hash`, args...).Rows()
 		if err != nil {
@@ -269,6 +271,13 @@ func stopFlapping(tx *gorm.DB, alertID int64, name string, at time.Time, quiet t
 	return evs, err
 }
 
+func urgency(p dedupe.Policy) string {
+	if p.Urgency == "" {
+		return "page"
+	}
+	return p.Urgency
+}
+
 // returningIDs runs a statement ending in RETURNING id and collects the ids.
 func returningIDs(tx *gorm.DB, sql string, args ...any) ([]int64, error) {
 	rows, err := tx.Raw(sql, args...).Rows()
@@ -334,6 +343,11 @@ func (s *Store) transition(ctx context.Context, id int64, actor string, at time.
 			return res.Error
 		}
 		if res.RowsAffected == 1 {
+			if s.o.OnTransition != nil {
+				if err := s.o.OnTransition(ctx, sqlTx(tx), id, kind); err != nil {
+					return err
+				}
+			}
 			if kind == dedupe.EventAcknowledged {
 				// The episodes remember it, so that a reopened incident's
 				// acknowledged episodes never count as transient.

@@ -3,6 +3,8 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -25,6 +27,13 @@ type Options struct {
 	Hints flap.HintOptions
 	// HintWindow is how far back the rule hints look.
 	HintWindow time.Duration
+	// OnIncidents runs inside the transaction that opened or reopened
+	// incidents, so that the pages it schedules commit or roll back with
+	// them.
+	OnIncidents func(ctx context.Context, tx *sql.Tx, changes []dedupe.IncidentChange) error
+	// OnTransition runs inside the transaction in which a person
+	// acknowledged or resolved an incident (kind is the event kind).
+	OnTransition func(ctx context.Context, tx *sql.Tx, incidentID int64, kind string) error
 }
 
 // Store reads and writes alerts, episodes and incidents.
@@ -46,6 +55,12 @@ func New(db *migrations.DB, o Options) *Store {
 		o.HintWindow = 7 * 24 * time.Hour
 	}
 	return &Store{db: db.Gorm, postgres: db.Dialect == migrations.Postgres, o: o}
+}
+
+// sqlTx is the database/sql transaction under a gorm transaction.
+func sqlTx(tx *gorm.DB) *sql.Tx {
+	t, _ := tx.Statement.ConnPool.(*sql.Tx)
+	return t
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -150,13 +150,15 @@ func (w *write) run(res *dedupe.WriteResult) error {
 			hash := w.policy[e.Fingerprint].GroupHash(a)
 			g, ok := groups[hash]
 			if !ok {
-				g = &group{hash: hash, first: a, window: w.policy[e.Fingerprint].ReopenWindow, common: a.Labels}
+				p := w.policy[e.Fingerprint]
+				g = &group{hash: hash, policy: p, first: a, window: p.ReopenWindow, common: a.Labels}
 				groups[hash] = g
 				order = append(order, hash)
 			}
 			g.keys = append(g.keys, k)
 			g.common = dedupe.CommonLabels(g.common, a.Labels)
 			g.added = append(g.added, a)
+			g.critical = g.critical || a.Labels["severity"] == "critical"
 			if stored[e.Fingerprint].known {
 				g.seen++
 			}
@@ -182,9 +184,13 @@ func (w *write) run(res *dedupe.WriteResult) error {
 				ackedOnJoin[k] = true
 			}
 		}
-		if g.opened || g.reopened {
+		// A critical alert joining an incident matters only where a page
+		// may be held for business hours.
+		critical := g.critical && !g.opened && !g.reopened && g.policy.Urgency == "business-hours"
+		if g.opened || g.reopened || critical {
 			res.Incidents = append(res.Incidents, dedupe.IncidentChange{
-				ID: g.id, Opened: g.opened, Reopened: g.reopened, Page: g.page})
+				ID: g.id, Opened: g.opened, Reopened: g.reopened, Page: g.page, Critical: critical,
+				Team: g.policy.Team, Urgency: g.policy.Urgency})
 		}
 	}
 	if err := w.upsertEpisodes(incidentOf, ackedOnJoin); err != nil {
@@ -205,7 +211,13 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	if err := w.autoResolve(touched); err != nil {
 		return err
 	}
-	return insertEvents(w.tx, w.at, w.events)
+	if err := insertEvents(w.tx, w.at, w.events); err != nil {
+		return err
+	}
+	if w.o.OnIncidents != nil && len(res.Incidents) > 0 {
+		return w.o.OnIncidents(w.tx.Statement.Context, sqlTx(w.tx), res.Incidents)
+	}
+	return nil
 }
 
 // alert returns the batch's description of the alert with fingerprint fp.

@@ -1,0 +1,41 @@
+-- +goose Up
+ALTER TABLE incidents ADD COLUMN team TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN urgency TEXT NOT NULL DEFAULT 'page';
+
+-- One row per delivery attempt's outcome on one channel. The unique key
+-- makes a retried or replayed page job skip what already reached people.
+CREATE TABLE pages (
+    id              INTEGER PRIMARY KEY,
+    incident_id     INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    step            INTEGER NOT NULL,
+    round           INTEGER NOT NULL,
+    person          TEXT    NOT NULL,
+    channel         TEXT    NOT NULL,
+    status          TEXT    NOT NULL CHECK (status IN ('sent', 'failed')),
+    receipt_channel TEXT    NOT NULL DEFAULT '',
+    receipt_id      TEXT    NOT NULL DEFAULT '',
+    error           TEXT    NOT NULL DEFAULT '',
+    updated_at      INTEGER NOT NULL,
+    UNIQUE (incident_id, step, round, person, channel)
+);
+
+-- A page that reached a person, classified in their own time zone.
+CREATE TABLE interruptions (
+    id          INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    step        INTEGER NOT NULL,
+    round       INTEGER NOT NULL,
+    person      TEXT    NOT NULL,
+    team        TEXT    NOT NULL,
+    at          INTEGER NOT NULL,
+    band        TEXT    NOT NULL CHECK (band IN ('business', 'off', 'sleep')),
+    UNIQUE (incident_id, step, round, person)
+);
+CREATE INDEX interruptions_team_at ON interruptions (team, at);
+CREATE INDEX interruptions_person_at ON interruptions (person, at);
+
+-- +goose Down
+DROP TABLE interruptions;
+DROP TABLE pages;
+ALTER TABLE incidents DROP COLUMN urgency;
+ALTER TABLE incidents DROP COLUMN team;
