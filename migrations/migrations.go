@@ -19,6 +19,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -155,24 +159,70 @@ type Step struct {
 	Duration time.Duration
 }
 
-// Up applies every pending migration.
+// RiverDriver is the job queue's driver on this database: River's SQLite
+// driver, or its database/sql driver for PostgreSQL (the same *sql.DB,
+// so a job inserted in a gorm transaction commits with it).
+func (db *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
+	if db.Dialect == SQLite {
+		return riversqlite.New(db.SQL)
+	}
+	return riverdatabasesql.New(db.SQL)
+}
+
+// river migrates the job queue's own tables, which River versions itself.
+func (db *DB) river(ctx context.Context, dir rivermigrate.Direction) error {
+	m, err := rivermigrate.New(db.RiverDriver(), nil)
+	if err != nil {
+		return err
+	}
+	opts := &rivermigrate.MigrateOpts{}
+	if dir == rivermigrate.DirectionDown {
+		opts.TargetVersion = -1 // all the way
+	}
+	_, err = m.Migrate(ctx, dir, opts)
+	if err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	return nil
+}
+
+// Up applies every pending migration, the job queue's included.
 func (db *DB) Up(ctx context.Context) ([]Step, error) {
 	p, err := db.provider()
 	if err != nil {
 		return nil, err
 	}
 	res, err := p.Up(ctx)
-	return steps(res), err
+	if err != nil {
+		return steps(res), err
+	}
+	return steps(res), db.river(ctx, rivermigrate.DirectionUp)
 }
 
-// DownTo rolls back every migration above version (0: all of them).
+// DownTo rolls back every migration above version; 0 removes everything,
+// the job queue's tables too.
 func (db *DB) DownTo(ctx context.Context, version int64) ([]Step, error) {
 	p, err := db.provider()
 	if err != nil {
 		return nil, err
 	}
+	if version == 0 {
+		if err := db.river(ctx, rivermigrate.DirectionDown); err != nil {
+			return nil, err
+		}
+	}
 	res, err := p.DownTo(ctx, version)
 	return steps(res), err
+}
+
+// riverDownAtZero removes the job queue's tables once the schema is rolled
+// back past its first migration, so that "down" to nothing leaves nothing.
+func (db *DB) riverDownAtZero(ctx context.Context, p *goose.Provider) error {
+	v, err := p.GetDBVersion(ctx)
+	if err != nil || v != 0 {
+		return err
+	}
+	return db.river(ctx, rivermigrate.DirectionDown)
 }
 
 // Down rolls back the newest applied migration.
@@ -185,7 +235,7 @@ func (db *DB) Down(ctx context.Context) ([]Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	return steps([]*goose.MigrationResult{res}), nil
+	return steps([]*goose.MigrationResult{res}), db.riverDownAtZero(ctx, p)
 }
 
 func steps(res []*goose.MigrationResult) []Step {

@@ -1,0 +1,214 @@
+package paging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/quietpager/quietpager"
+	"github.com/quietpager/quietpager/dedupe"
+	"github.com/quietpager/quietpager/integrations"
+	"github.com/quietpager/quietpager/rotation"
+)
+
+type pageWorker struct {
+	river.WorkerDefaults[PageArgs]
+	p *Pager
+}
+
+// Timeout bounds one delivery round; Slack and SMTP time out well within it.
+func (w *pageWorker) Timeout(*river.Job[PageArgs]) time.Duration { return 2 * time.Minute }
+
+// Work pages the people of one escalation step. It is safe to run again
+// after any failure: what already reached someone is in the pages table and
+// is not sent twice.
+func (w *pageWorker) Work(ctx context.Context, job *river.Job[PageArgs]) error {
+	p, a := w.p, job.Args
+	now := p.o.Now()
+	in, err := p.o.Incidents.Incident(ctx, a.IncidentID)
+	if quietpager.ErrorCode(err) == quietpager.NotFound {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if in.State != dedupe.IncidentOpen {
+		return nil // acknowledged or resolved: nothing left to do
+	}
+	cfg, err := p.o.OnCall.Load(ctx)
+	if err != nil {
+		return err
+	}
+	team, ok := findTeam(cfg, in.Team)
+	if !ok {
+		return river.JobCancel(fmt.Errorf("team %q no longer exists", in.Team))
+	}
+	policy := policyFor(cfg, team.Name)
+	if a.Step >= len(policy.Steps) {
+		return nil // the policy shrank since this step was scheduled
+	}
+	people, err := p.targets(ctx, cfg, policy.Steps[a.Step], now)
+	if errors.Is(err, errGone) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if in.Urgency == string(rotation.UrgencyBusinessHours) && !a.Urgent {
+		if until := heldUntil(people, now); until.After(now) {
+			// Held for business hours; when the job wakes, it pages only if
+			// the incident is still open.
+			return river.JobSnooze(until.Sub(now))
+		}
+	}
+
+	d := delivery{p: p, in: in, args: a, now: now, page: p.page(in)}
+	if a.Step == 0 && a.Round == 0 {
+		mention := ""
+		if len(people) > 0 {
+			mention = people[0].SlackID
+		}
+		if team.SlackChannel != "" && p.o.Slack != nil {
+			d.send(ctx, "", dedupe.ChannelSlackTeam, func() (integrations.Receipt, error) {
+				return p.o.Slack.Post(ctx, team.SlackChannel, mention, d.page)
+			})
+		}
+		if team.WebhookURL != "" && p.o.Webhook != nil {
+			d.send(ctx, "", dedupe.ChannelWebhook, func() (integrations.Receipt, error) {
+				return p.o.Webhook.Send(ctx, team.WebhookURL, team.WebhookSecret, d.page, d.id(""))
+			})
+		}
+	}
+	for _, person := range people {
+		reached := false
+		if person.SlackID != "" && p.o.Slack != nil {
+			reached = d.send(ctx, person.Name, dedupe.ChannelSlackDM, func() (integrations.Receipt, error) {
+				return p.o.Slack.DirectMessage(ctx, person.SlackID, d.page)
+			}) || reached
+		}
+		if person.Email != "" && p.o.Mail != nil {
+			reached = d.send(ctx, person.Name, dedupe.ChannelEmail, func() (integrations.Receipt, error) {
+				return p.o.Mail.Send(ctx, person.Email, d.page, "<"+d.id(person.Name)+"@quietpager>")
+			}) || reached
+		}
+		if reached {
+			band := rotation.Classify(now, person.TimeZone)
+			err := p.o.Incidents.RecordInterruption(ctx, dedupe.Interruption{
+				IncidentID: in.ID, Step: a.Step, Round: a.Round, Person: person.Name, Team: team.Name,
+				At: now, Band: string(band)}, fmt.Sprintf("paged %s (step %d, %s hours)", person.Name, a.Step+1, band))
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if len(d.failed) > 0 {
+		// River retries with backoff; after the last attempt the job is
+		// discarded: a dead letter, to be replayed from the API.
+		return errors.Join(d.failed...)
+	}
+
+	due, ok := policy.Next(rotation.Due{Step: a.Step, Round: a.Round, At: now})
+	if !ok {
+		return nil
+	}
+	client, err := w.p.riverClient()
+	if err != nil {
+		return err
+	}
+	_, err = client.Insert(ctx, PageArgs{IncidentID: in.ID, Step: due.Step, Round: due.Round, Urgent: a.Urgent},
+		&river.InsertOpts{ScheduledAt: due.At})
+	return err
+}
+
+// heldUntil is when business hours start for the first of people to reach
+// them; now when someone is already in business hours or nobody is paged.
+func heldUntil(people []rotation.Person, now time.Time) time.Time {
+	var until time.Time
+	for _, p := range people {
+		t := rotation.NextBusinessStart(now, p.TimeZone)
+		if until.IsZero() || t.Before(until) {
+			until = t
+		}
+	}
+	if until.IsZero() {
+		return now
+	}
+	return until
+}
+
+// delivery is one run of a page job.
+type delivery struct {
+	p      *Pager
+	in     dedupe.IncidentDetail
+	args   PageArgs
+	now    time.Time
+	page   integrations.Page
+	failed []error
+}
+
+// id is a stable identity of one page to one person, the same on every
+// retry, so that receivers can drop duplicates (e-mail Message-ID, webhook
+// delivery id).
+func (d *delivery) id(person string) string {
+	return fmt.Sprintf("page-%d-%d-%d-%s", d.in.ID, d.args.Step, d.args.Round, strings.ReplaceAll(person, " ", "_"))
+}
+
+// send delivers on one channel unless an earlier run already did, records
+// the outcome, and reports whether the page has reached its destination.
+func (d *delivery) send(ctx context.Context, person, channel string, deliver func() (integrations.Receipt, error)) bool {
+	for _, pg := range d.in.Pages {
+		if pg.Sent && pg.Step == d.args.Step && pg.Round == d.args.Round && pg.Person == person && pg.Channel == channel {
+			return true
+		}
+	}
+	r, err := deliver()
+	rec := dedupe.PageRecord{IncidentID: d.in.ID, Step: d.args.Step, Round: d.args.Round, Person: person,
+		Channel: channel, Sent: err == nil, ReceiptChannel: r.Channel, ReceiptID: r.ID, At: d.now}
+	if err != nil {
+		rec.Error = err.Error()
+		d.failed = append(d.failed, fmt.Errorf("%s to %q: %w", channel, person, err))
+	}
+	if rerr := d.p.o.Incidents.RecordPage(ctx, rec); rerr != nil {
+		d.failed = append(d.failed, rerr)
+	}
+	return err == nil
+}
+
+type updateWorker struct {
+	river.WorkerDefaults[UpdateArgs]
+	p *Pager
+}
+
+// Work edits the incident's Slack messages in place to show who did what.
+func (w *updateWorker) Work(ctx context.Context, job *river.Job[UpdateArgs]) error {
+	p := w.p
+	if p.o.Slack == nil {
+		return nil
+	}
+	in, err := p.o.Incidents.Incident(ctx, job.Args.IncidentID)
+	if quietpager.ErrorCode(err) == quietpager.NotFound {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	page := p.page(in)
+	page.Actor = in.AcknowledgedBy
+	if in.State == dedupe.IncidentResolved {
+		page.Actor = in.ResolvedBy
+	}
+	var errs []error
+	for _, pg := range in.Pages {
+		if pg.Sent && (pg.Channel == dedupe.ChannelSlackTeam || pg.Channel == dedupe.ChannelSlackDM) {
+			r := integrations.Receipt{Channel: pg.ReceiptChannel, ID: pg.ReceiptID}
+			if err := p.o.Slack.Update(ctx, r, page); err != nil && !integrations.Permanent(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
