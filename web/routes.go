@@ -21,4 +21,10 @@ func routes(r *gin.Engine, o Options) {
 	api.GET("/incidents/:id", handleGetIncident(o.Incidents, o.Logger))
 	api.POST("/incidents/:id/ack", handleTransition(o.Incidents, false, o.Now, o.Logger))
 	api.POST("/incidents/:id/resolve", handleTransition(o.Incidents, true, o.Now, o.Logger))
+	api.GET("/oncall", handleOnCall(o.OnCall, o.Now, o.Logger))
+	api.GET("/rotations/:name/shifts", handleShifts(o.OnCall, o.Now, o.Logger))
+	api.POST("/overrides", handleCreateOverride(o.OnCall, o.Logger))
+	api.DELETE("/overrides/:id", handleDeleteOverride(o.OnCall, o.Logger))
+	api.GET("/deadletters", handleDeadLetters(o.DeadLetters, o.Logger))
+	api.POST("/deadletters/:id/replay", handleReplay(o.DeadLetters, o.Logger))
 }

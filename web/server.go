@@ -30,14 +30,16 @@ type AlertReader interface {
 
 // Options are the server's dependencies.
 type Options struct {
-	Logger    *slog.Logger
-	Gatherer  prometheus.Gatherer
-	Metrics   *ingest.Metrics
-	Auth      *ingest.Authenticator
-	Limiter   *ingest.RateLimiter
-	Submit    AlertSubmitter
-	Alerts    AlertReader
-	Incidents IncidentStore
+	Logger      *slog.Logger
+	Gatherer    prometheus.Gatherer
+	Metrics     *ingest.Metrics
+	Auth        *ingest.Authenticator
+	Limiter     *ingest.RateLimiter
+	Submit      AlertSubmitter
+	Alerts      AlertReader
+	Incidents   IncidentStore
+	OnCall      OnCallStore
+	DeadLetters DeadLetterStore
 	// Ready reports whether the service can do its work (database
 	// reachable, schema current).
 	Ready func(ctx context.Context) error

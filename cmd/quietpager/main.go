@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // rotations need every zone, also where the host has no zoneinfo
 )
 
 func main() {

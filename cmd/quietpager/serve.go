@@ -2,22 +2,29 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
 
 	"github.com/quietpager/quietpager/dedupe"
 	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
 	"github.com/quietpager/quietpager/flap"
 	"github.com/quietpager/quietpager/ingest"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
+	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/migrations"
+	"github.com/quietpager/quietpager/rotation/paging"
+	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web"
 )
 
@@ -54,6 +61,20 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"flap score below which a flapping alert stops (env QUIETPAGER_FLAP_LOW)")
 	flapQuiet := fs.Duration("flap-quiet", env.duration("QUIETPAGER_FLAP_QUIET", flap.Defaults.Quiet),
 		"how long an incident stays open after its alert stops flapping (env QUIETPAGER_FLAP_QUIET)")
+	externalURL := fs.String("external-url", env.str("QUIETPAGER_EXTERNAL_URL", "http://localhost:8080"),
+		"the URL people reach quietpager at, for links in pages (env QUIETPAGER_EXTERNAL_URL)")
+	slackToken := fs.String("slack-bot-token", env.str("QUIETPAGER_SLACK_BOT_TOKEN", ""),
+		"Slack bot token; empty: no Slack pages (env QUIETPAGER_SLACK_BOT_TOKEN)")
+	slackAPI := fs.String("slack-api-url", env.str("QUIETPAGER_SLACK_API_URL", ""),
+		"Slack Web API base URL, for testing against a fake (env QUIETPAGER_SLACK_API_URL)")
+	smtpAddr := fs.String("smtp-addr", env.str("QUIETPAGER_SMTP_ADDR", ""),
+		"SMTP server host:port; empty: no e-mail pages (env QUIETPAGER_SMTP_ADDR)")
+	smtpFrom := fs.String("smtp-from", env.str("QUIETPAGER_SMTP_FROM", "quietpager@localhost"),
+		"From address of e-mail pages (env QUIETPAGER_SMTP_FROM)")
+	smtpUser := fs.String("smtp-username", env.str("QUIETPAGER_SMTP_USERNAME", ""), "SMTP user (env QUIETPAGER_SMTP_USERNAME)")
+	smtpTLS := fs.Bool("smtp-tls", env.bool("QUIETPAGER_SMTP_TLS", true), "require STARTTLS (env QUIETPAGER_SMTP_TLS)")
+	retryBase := fs.Duration("page-retry", env.duration("QUIETPAGER_PAGE_RETRY", 15*time.Second),
+		"first retry delay of a failed page, doubling each attempt (env QUIETPAGER_PAGE_RETRY)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env.str("QUIETPAGER_LOG_FORMAT", "text"), "text or json (env QUIETPAGER_LOG_FORMAT)")
 	if _, err := parse(fs, args, 0, "quietpager serve [flags]"); err != nil {
@@ -95,7 +116,59 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	if db.Dialect == migrations.Postgres {
 		writers = 4
 	}
-	store := dedupestore.New(db, dedupestore.Options{Policies: dedupe.StaticPolicy(policy)})
+	oncall := rotationstore.New(db)
+	routes := &paging.Routes{Store: oncall, Defaults: policy, Logger: log}
+	if err := routes.Refresh(ctx); err != nil {
+		// Not fatal: /readyz says what is wrong (migrations pending, say),
+		// and the next refresh picks the configuration up.
+		log.Warn("load on-call configuration", "err", err)
+	}
+	go routes.Run(ctx, 10*time.Second)
+
+	pager, err := newPager(pagerSettings{externalURL: *externalURL, slackToken: *slackToken, slackAPI: *slackAPI,
+		smtpAddr: *smtpAddr, smtpFrom: *smtpFrom, smtpUser: *smtpUser, smtpPassword: env.str("QUIETPAGER_SMTP_PASSWORD", ""),
+		smtpTLS: *smtpTLS}, oncall, reg, log)
+	if err != nil {
+		return err
+	}
+	store := dedupestore.New(db, dedupestore.Options{Policies: routes,
+		OnIncidents: pager.Schedule, OnTransition: pager.Transitioned})
+	pager.SetIncidents(store)
+	workers := river.NewWorkers()
+	pager.Register(workers)
+	jobs, err := river.NewClient(db.RiverDriver(), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Workers:           workers,
+		FetchCooldown:     5 * time.Millisecond,
+		FetchPollInterval: 100 * time.Millisecond,
+		RetryPolicy:       paging.Backoff{Base: *retryBase},
+		Logger:            log.With("component", "jobs"),
+	})
+	if err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	pager.SetClient(jobs)
+	jobsErr := make(chan error, 1)
+	go func() { jobsErr <- startJobs(ctx, db, jobs, log) }()
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := jobs.Stop(stopCtx); err != nil {
+			log.Warn("stopping the job queue", "err", err)
+		}
+	}()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "quietpager_dead_letters",
+		Help: "Page jobs that exhausted their retries and wait to be replayed.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		list, err := pager.DeadLetters(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(len(list))
+	}))
 	batcher := ingest.NewBatcher(ingest.BatcherOptions{
 		Writer: store, Writers: writers, Metrics: metrics, Logger: log,
 	})
@@ -111,17 +184,19 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	defer maintainer.Stop()
 
 	handler := web.New(web.Options{
-		Logger:    log,
-		Gatherer:  reg,
-		Metrics:   metrics,
-		Auth:      &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
-		Limiter:   &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
-		Submit:    batcher,
-		Alerts:    store,
-		Incidents: store,
-		Ready:     ready(db),
-		MaxBody:   *maxBody,
-		Now:       time.Now,
+		Logger:      log,
+		Gatherer:    reg,
+		Metrics:     metrics,
+		Auth:        &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
+		Limiter:     &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
+		Submit:      batcher,
+		Alerts:      store,
+		Incidents:   store,
+		OnCall:      oncall,
+		DeadLetters: pager,
+		Ready:       ready(db),
+		MaxBody:     *maxBody,
+		Now:         time.Now,
 	})
 
 	ln, err := net.Listen("tcp", *listen)
@@ -143,6 +218,11 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	select {
 	case err := <-errc:
 		return err
+	case err := <-jobsErr:
+		if err != nil {
+			return err
+		}
+		<-ctx.Done()
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
@@ -155,6 +235,27 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		return err
 	}
 	return nil
+}
+
+// startJobs starts the job queue once the schema is current. A replica
+// started before the deploy step ran the migrations waits (and /readyz says
+// why) instead of failing.
+func startJobs(ctx context.Context, db *migrations.DB, jobs *river.Client[*sql.Tx], log *slog.Logger) error {
+	for {
+		current, err := db.Current(ctx)
+		if err == nil && current {
+			if err := jobs.Start(ctx); err != nil {
+				return fmt.Errorf("job queue: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+			log.Info("job queue waits for the migrations", "err", err)
+		}
+	}
 }
 
 // ready reports whether the database answers and its schema is current.
@@ -172,4 +273,34 @@ func ready(db *migrations.DB) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+type pagerSettings struct {
+	externalURL, slackToken, slackAPI          string
+	smtpAddr, smtpFrom, smtpUser, smtpPassword string
+	smtpTLS                                    bool
+}
+
+// newPager builds the delivery channels that are configured and the pager
+// that uses them.
+func newPager(s pagerSettings, oncall paging.OnCallStore, reg prometheus.Registerer, log *slog.Logger) (*paging.Pager, error) {
+	metrics := integrations.NewMetrics(reg)
+	o := paging.Options{OnCall: oncall, ExternalURL: s.externalURL, Now: time.Now, Logger: log,
+		Webhook: integrations.NewWebhook(integrations.WebhookOptions{Metrics: metrics})}
+	if s.slackToken != "" {
+		o.Slack = integrations.NewSlack(integrations.SlackOptions{Token: s.slackToken, APIURL: s.slackAPI, Metrics: metrics})
+	}
+	if s.smtpAddr != "" {
+		host, portText, err := net.SplitHostPort(s.smtpAddr)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-addr must be host:port: %w", err)
+		}
+		port, err := strconv.Atoi(portText)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-addr must be host:port: %w", err)
+		}
+		o.Mail = integrations.NewMailer(integrations.MailOptions{Host: host, Port: port, From: s.smtpFrom,
+			Username: s.smtpUser, Password: s.smtpPassword, TLS: s.smtpTLS, Metrics: metrics})
+	}
+	return paging.New(o), nil
 }

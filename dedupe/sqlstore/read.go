@@ -316,6 +316,10 @@ func (s *Store) Incident(ctx context.Context, id int64) (dedupe.IncidentDetail, 
 		}
 		d.EpisodeList = append(d.EpisodeList, e)
 	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return d, unavailable(err, "episodes")
+	}
 	rows.Close()
 
 	d.Timeline = []dedupe.Event{}

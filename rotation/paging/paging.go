@@ -91,6 +91,10 @@ func (p *Pager) Register(w *river.Workers) {
 	river.AddWorker(w, &updateWorker{p: p})
 }
 
+// SetIncidents gives the pager its incident store, which is built with the
+// pager's hooks and so comes after it.
+func (p *Pager) SetIncidents(s IncidentStore) { p.o.Incidents = s }
+
 // SetClient gives the pager the River client to insert jobs with.
 func (p *Pager) SetClient(c *river.Client[*sql.Tx]) {
 	p.mu.Lock()

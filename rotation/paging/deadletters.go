@@ -1,0 +1,80 @@
+package paging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/quietpager/quietpager"
+)
+
+// DeadLetter is a page job that exhausted its retries.
+type DeadLetter struct {
+	ID          int64     `json:"id"`
+	Kind        string    `json:"kind"`
+	IncidentID  int64     `json:"incident_id"`
+	Attempts    int       `json:"attempts"`
+	LastError   string    `json:"last_error"`
+	DiscardedAt time.Time `json:"discarded_at"`
+}
+
+var deadLetterKinds = []string{PageArgs{}.Kind(), UpdateArgs{}.Kind()}
+
+// DeadLetters lists discarded page jobs, newest first.
+func (p *Pager) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	client, err := p.riverClient()
+	if err != nil {
+		return nil, err
+	}
+	res, err := client.JobList(ctx, river.NewJobListParams().
+		States(rivertype.JobStateDiscarded).Kinds(deadLetterKinds...).
+		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderDesc).First(1000))
+	if err != nil {
+		return nil, quietpager.Wrap(quietpager.Unavailable, err, "could not list dead letters")
+	}
+	out := []DeadLetter{}
+	for _, j := range res.Jobs {
+		d := DeadLetter{ID: j.ID, Kind: j.Kind, Attempts: j.Attempt}
+		var args struct {
+			IncidentID int64 `json:"incident_id"`
+		}
+		if err := json.Unmarshal(j.EncodedArgs, &args); err == nil {
+			d.IncidentID = args.IncidentID
+		}
+		if n := len(j.Errors); n > 0 {
+			d.LastError = j.Errors[n-1].Error
+		}
+		if j.FinalizedAt != nil {
+			d.DiscardedAt = j.FinalizedAt.UTC()
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Replay runs a dead letter again. What already reached people is not sent
+// twice: the job skips every delivery the pages table records as sent.
+func (p *Pager) Replay(ctx context.Context, id int64) error {
+	client, err := p.riverClient()
+	if err != nil {
+		return err
+	}
+	job, err := client.JobGet(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return quietpager.Errorf(quietpager.NotFound, "no dead letter %d", id)
+	}
+	if err != nil {
+		return quietpager.Wrap(quietpager.Unavailable, err, "could not read the job")
+	}
+	if job.State != rivertype.JobStateDiscarded {
+		return quietpager.Errorf(quietpager.Conflict, "job %d is %s, not a dead letter", id, job.State)
+	}
+	if _, err := client.JobRetry(ctx, id); err != nil {
+		return quietpager.Wrap(quietpager.Unavailable, err, "could not replay the job")
+	}
+	return nil
+}
