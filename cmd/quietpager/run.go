@@ -19,6 +19,7 @@ const usage = `usage: quietpager COMMAND [flags]
 commands:
   serve                       run the HTTP server (webhook, API, metrics)
   migrate up|down|status      apply, roll back or list schema migrations
+  apply -f FILE [--dry-run]   make people, teams, rotations, escalation and routes match FILE
   token create --name NAME    create a webhook/API token (printed once)
   token list                  list tokens
   token revoke NAME           revoke a token
@@ -50,6 +51,8 @@ func dispatch(ctx context.Context, args []string, env environment, stdout, stder
 		return migrate(ctx, args[1:], env, stdout, stderr)
 	case "token":
 		return token(ctx, args[1:], env, stdout, stderr)
+	case "apply":
+		return apply(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
