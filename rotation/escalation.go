@@ -26,8 +26,9 @@ func (p EscalationPolicy) First(opened time.Time) (Due, bool) {
 
 // Next returns the step after d, if nobody acknowledged: step d.Step+1 of
 // the same round, due its Delay after d.At; after the last step, step 0 of
-// the next round, due Steps[0].Delay after d.At, as long as d.Round is
-// below Repeat. It returns false when the policy is exhausted, has no
+// the next round, as long as d.Round is below Repeat. A repeat waits the
+// policy's repeat gap after the last step, so that the last people paged
+// get as long to answer as anyone did before the first are paged again. It returns false when the policy is exhausted, has no
 // steps, or d is not one of its steps. Negative delays count as zero, so
 // a step is never due before the one it follows.
 func (p EscalationPolicy) Next(d Due) (Due, bool) {
@@ -38,9 +39,24 @@ func (p EscalationPolicy) Next(d Due) (Due, bool) {
 		return p.due(d.Step+1, d.Round, d.At), true
 	}
 	if d.Round < p.Repeat {
-		return p.due(0, d.Round+1, d.At), true
+		next := p.due(0, d.Round+1, d.At)
+		next.At = d.At.Add(p.RepeatGap()) // not Steps[0].Delay: see RepeatGap
+		return next, true
 	}
 	return Due{}, false
+}
+
+// minRepeatGap keeps a policy of zero delays from paging in a tight loop.
+const minRepeatGap = 5 * time.Minute
+
+// RepeatGap is how long after its last step a policy starts over: its
+// longest step delay, and at least five minutes.
+func (p EscalationPolicy) RepeatGap() time.Duration {
+	gap := minRepeatGap
+	for _, s := range p.Steps {
+		gap = max(gap, s.Delay)
+	}
+	return gap
 }
 
 // due builds step i of round, due its delay after from. Targets are a copy

@@ -25,17 +25,22 @@ func TestEscalation(t *testing.T) {
 		policy EscalationPolicy
 		want   []Due
 	}{
+		// A repeat waits the longest step delay (10m here) after the last step.
 		{"two steps, repeat once, no first delay", twoSteps(0, 1), []Due{
 			due(0, 0, 0, primaryT),
 			due(1, 0, 10*time.Minute, secondaryT),
-			due(0, 1, 10*time.Minute, primaryT),
-			due(1, 1, 20*time.Minute, secondaryT),
+			due(0, 1, 20*time.Minute, primaryT),
+			due(1, 1, 30*time.Minute, secondaryT),
 		}},
 		{"two steps, repeat once, first delay 5m", twoSteps(5*time.Minute, 1), []Due{
 			due(0, 0, 5*time.Minute, primaryT),
 			due(1, 0, 15*time.Minute, secondaryT),
-			due(0, 1, 20*time.Minute, primaryT),
-			due(1, 1, 30*time.Minute, secondaryT),
+			due(0, 1, 25*time.Minute, primaryT),
+			due(1, 1, 35*time.Minute, secondaryT),
+		}},
+		{"zero delays still wait five minutes to repeat", EscalationPolicy{Repeat: 1, Steps: []Step{{Targets: primaryT}}}, []Due{
+			due(0, 0, 0, primaryT),
+			due(0, 1, 5*time.Minute, primaryT),
 		}},
 		{"two steps, no repeat", twoSteps(0, 0), []Due{
 			due(0, 0, 0, primaryT),
