@@ -51,6 +51,12 @@ func (w *pageWorker) Work(ctx context.Context, job *river.Job[PageArgs]) error {
 	if a.Step >= len(policy.Steps) {
 		return nil // the policy shrank since this step was scheduled
 	}
+	if a.Step == 0 && a.Round == 0 && !a.Urgent {
+		// The first step's delay counts from the incident's opening.
+		if due := in.OpenedAt.Add(policy.Steps[0].Delay); due.After(now) {
+			return river.JobSnooze(due.Sub(now))
+		}
+	}
 	people, err := p.targets(ctx, cfg, policy.Steps[a.Step], now)
 	if errors.Is(err, errGone) {
 		return river.JobCancel(err)
