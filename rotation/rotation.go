@@ -55,13 +55,13 @@ type Rotation struct {
 // Override puts Person on call for Rotation from Start to End, whoever the
 // rotation says.
 type Override struct {
-	ID       int64
-	Rotation string
-	Person   string
-	Start    time.Time
-	End      time.Time
+	ID       int64     `json:"id"`
+	Rotation string    `json:"rotation"`
+	Person   string    `json:"person"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
 	// CreatedBy is who made it ("apply", a user, "slack:U123").
-	CreatedBy string
+	CreatedBy string `json:"created_by"`
 }
 
 // OnCallShift is one stretch of one person on call.

@@ -28,6 +28,7 @@ type group struct {
 	id               int64
 	opened, reopened bool
 	acknowledged     bool // the incident it joins is acknowledged
+	resolvedNew      bool // some new episode arrived already resolved
 }
 
 // incidentsFor finds or opens the incident of each group: the group's
@@ -130,15 +131,17 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 	return nil
 }
 
+// describeAdded names the alerts a batch added, the first five (in
+// fingerprint order) by name: a storm's timeline entry stays one line.
 func describeAdded(added []dedupe.AlertUpsert) string {
-	names := make([]string, len(added))
-	for i, a := range added {
-		names[i] = describe(a)
+	if len(added) == 1 {
+		return "alert " + describe(added[0])
 	}
-	if len(names) == 1 {
-		return "alert " + names[0]
+	names := make([]string, 0, listed)
+	for _, a := range added[:min(len(added), listed)] {
+		names = append(names, describe(a))
 	}
-	return strconv.Itoa(len(names)) + " alerts: " + list(names)
+	return strconv.Itoa(len(added)) + " alerts: " + list(names, len(added))
 }
 
 // activeIncidents assigns each of hashes its unresolved incident, if any,

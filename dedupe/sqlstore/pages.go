@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 
+	"gorm.io/gorm"
+
 	"github.com/quietpager/quietpager"
 	"github.com/quietpager/quietpager/dedupe"
 )
@@ -59,13 +61,16 @@ func (s *Store) Pages(ctx context.Context, incidentID int64) ([]dedupe.PageRecor
 // RecordInterruption stores a page that reached a person, once per
 // escalation step, and notes it on the incident's timeline.
 func (s *Store) RecordInterruption(ctx context.Context, in dedupe.Interruption, detail string) error {
-	err := s.db.WithContext(ctx).Exec(`INSERT INTO interruptions (incident_id, step, round, person, team, at, band)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (incident_id, step, round, person) DO NOTHING`,
-		in.IncidentID, in.Step, in.Round, in.Person, in.Team, micros(in.At), in.Band).Error
-	if err == nil {
-		err = insertEvents(s.db.WithContext(ctx), in.At, []eventRow{{in.IncidentID, dedupe.EventPaged, dedupe.ActorQuietpager, detail}})
-	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`INSERT INTO interruptions (incident_id, step, round, person, team, at, band)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (incident_id, step, round, person) DO NOTHING`,
+			in.IncidentID, in.Step, in.Round, in.Person, in.Team, micros(in.At), in.Band)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error // a retried job reached the person again: already on the timeline
+		}
+		return insertEvents(tx, in.At, []eventRow{{in.IncidentID, dedupe.EventPaged, dedupe.ActorQuietpager, detail}})
+	})
 	if err != nil {
 		return quietpager.Wrap(quietpager.Unavailable, err, "could not record the interruption")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +136,8 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	var order []string
 	incidentOf := make(map[episodeKey]int64)
 	ackedOnJoin := make(map[episodeKey]bool) // new episodes joining an acknowledged incident
-	var startedIDs []int64
+	var startedIDs []int64                   // known alerts with a new episode: older ones may be superseded
+	settling := make(map[int64]bool)         // incidents with an episode resolved by this batch
 	for _, e := range w.b.Episodes {
 		k := episodeKey{w.ids[e.Fingerprint], micros(e.StartsAt)}
 		p, existed := w.prior[k]
@@ -145,18 +147,21 @@ func (w *write) run(res *dedupe.WriteResult) error {
 		} else {
 			res.NewEpisodes++
 			res.Folded += e.Notifications - 1
-			startedIDs = append(startedIDs, k.alertID)
+			if stored[e.Fingerprint].known {
+				startedIDs = append(startedIDs, k.alertID)
+			}
 			a := w.alert(e.Fingerprint)
 			hash := w.policy[e.Fingerprint].GroupHash(a)
 			g, ok := groups[hash]
 			if !ok {
 				p := w.policy[e.Fingerprint]
-				g = &group{hash: hash, policy: p, first: a, window: p.ReopenWindow, common: a.Labels}
+				g = &group{hash: hash, policy: p, first: a, window: p.ReopenWindow, common: maps.Clone(a.Labels)}
 				groups[hash] = g
 				order = append(order, hash)
 			}
 			g.keys = append(g.keys, k)
-			g.common = dedupe.CommonLabels(g.common, a.Labels)
+			g.resolvedNew = g.resolvedNew || e.Resolved
+			maps.DeleteFunc(g.common, func(k, v string) bool { av, ok := a.Labels[k]; return !ok || av != v })
 			g.added = append(g.added, a)
 			g.critical = g.critical || a.Labels["severity"] == "critical"
 			if stored[e.Fingerprint].known {
@@ -170,6 +175,9 @@ func (w *write) run(res *dedupe.WriteResult) error {
 		}
 		if e.Resolved && p.state != dedupe.Resolved {
 			res.Resolved++
+			if existed && p.incidentID != 0 {
+				settling[p.incidentID] = true
+			}
 		}
 	}
 	slices.Sort(order) // the same lock order in every transaction
@@ -196,18 +204,30 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	if err := w.upsertEpisodes(incidentOf, ackedOnJoin); err != nil {
 		return err
 	}
-	if err := closeSuperseded(w.tx, startedIDs); err != nil {
+	superseded, err := closeSuperseded(w.tx, startedIDs)
+	if err != nil {
 		return err
+	}
+	for _, id := range superseded {
+		if id != 0 {
+			settling[id] = true
+		}
 	}
 	if err := w.flapEvents(incidentOf, res); err != nil {
 		return err
 	}
-	touched := make([]int64, 0, len(incidentOf))
-	for _, id := range incidentOf {
-		if id != 0 && !slices.Contains(touched, id) {
-			touched = append(touched, id)
+	// Only an incident with an episode resolved by this batch can have
+	// settled; new incidents and joins leave something firing.
+	for _, hash := range order {
+		if g := groups[hash]; g.resolvedNew {
+			settling[g.id] = true
 		}
 	}
+	touched := make([]int64, 0, len(settling))
+	for id := range settling {
+		touched = append(touched, id)
+	}
+	slices.Sort(touched)
 	if err := w.autoResolve(touched); err != nil {
 		return err
 	}
@@ -470,17 +490,21 @@ func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64, acked map[episod
 // resolve was lost, the next firing period's start is the end of the last.
 // Such an end is marked inferred: an episode that turns up in between (a
 // late delivery) moves it earlier, and a real resolve replaces it.
-func closeSuperseded(tx *gorm.DB, alertIDs []int64) error {
-	return chunks(alertIDs, func(chunk []int64) error {
-		return tx.Exec(`UPDATE episodes SET state = 'resolved', ends_inferred = ?,
+func closeSuperseded(tx *gorm.DB, alertIDs []int64) ([]int64, error) {
+	var incidents []int64
+	err := chunks(alertIDs, func(chunk []int64) error {
+		ids, err := returningIDs(tx, `UPDATE episodes SET state = 'resolved', ends_inferred = ?,
 				ends_at = (SELECT MIN(n.starts_at) FROM episodes n
 					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at)
 			WHERE alert_id IN ? AND (state = 'firing' OR ends_inferred = ?)
 				AND EXISTS (SELECT 1 FROM episodes n
 					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at
-						AND (episodes.ends_at IS NULL OR n.starts_at < episodes.ends_at))`,
-			true, chunk, true).Error
+						AND (episodes.ends_at IS NULL OR n.starts_at < episodes.ends_at))
+			RETURNING COALESCE(incident_id, 0)`, true, chunk, true)
+		incidents = append(incidents, ids...)
+		return err
 	})
+	return incidents, err
 }
 
 // flapEvents puts one "flapping started" event on each incident whose
@@ -505,7 +529,7 @@ func (w *write) flapEvents(incidentOf map[episodeKey]int64, res *dedupe.WriteRes
 		}
 		res.FlapStarted += len(fps)
 		w.events = append(w.events, eventRow{id, dedupe.EventFlappingStarted, dedupe.ActorQuietpager,
-			"pages held while flapping: " + list(names)})
+			"pages held while flapping: " + list(names, len(names))})
 	}
 	for fp, stopped := range w.stopped {
 		if stopped {
@@ -532,10 +556,15 @@ func describe(a dedupe.AlertUpsert) string {
 }
 
 // list joins names, saying how many more there are past the first five.
-func list(names []string) string {
+// listed is how many names a timeline entry spells out.
+const listed = 5
+
+// list joins the first names of total, saying how many more there are.
+func list(names []string, total int) string {
 	slices.Sort(names)
-	if len(names) > 5 {
-		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	out := strings.Join(names[:min(len(names), listed)], ", ")
+	if total > listed {
+		out += fmt.Sprintf(" and %d more", total-listed)
 	}
-	return strings.Join(names, ", ")
+	return out
 }
