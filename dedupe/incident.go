@@ -144,6 +144,7 @@ type Incident struct {
 	Firing         int               `json:"firing"`
 	Episodes       int               `json:"episodes"`
 	Flapping       int               `json:"flapping"`
+	Openings       int               `json:"openings"` // 1, plus one per reopen
 	OpenedAt       time.Time         `json:"opened_at"`
 	AcknowledgedAt *time.Time        `json:"acknowledged_at"`
 	AcknowledgedBy string            `json:"acknowledged_by,omitempty"`
@@ -207,6 +208,8 @@ type IncidentChange struct {
 	Critical bool
 	Team     string
 	Urgency  string
+	// Opening counts the incident's openings: 1, and one more per reopen.
+	Opening int
 }
 
 // Page channels.
@@ -220,6 +223,7 @@ const (
 // PageRecord is the outcome of one page on one channel.
 type PageRecord struct {
 	IncidentID     int64     `json:"incident_id"`
+	Opening        int       `json:"opening"`
 	Step           int       `json:"step"`
 	Round          int       `json:"round"`
 	Person         string    `json:"person"` // "" for the team channel and webhook
@@ -235,6 +239,7 @@ type PageRecord struct {
 // time zone as business, off or sleep hours.
 type Interruption struct {
 	IncidentID int64
+	Opening    int
 	Step       int
 	Round      int
 	Person     string

@@ -27,6 +27,7 @@ type group struct {
 
 	id               int64
 	opened, reopened bool
+	opening          int  // the incident's openings
 	acknowledged     bool // the incident it joins is acknowledged
 	resolvedNew      bool // some new episode arrived already resolved
 }
@@ -80,7 +81,7 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 			if err := rows.Scan(&id, &hash); err != nil {
 				return err
 			}
-			groups[hash].id, groups[hash].opened = id, true
+			groups[hash].id, groups[hash].opened, groups[hash].opening = id, true, 1
 			w.events = append(w.events, eventRow{id, dedupe.EventOpened, dedupe.ActorAlertmanager,
 				describeAdded(groups[hash].added)})
 		}
@@ -148,7 +149,7 @@ func describeAdded(added []dedupe.AlertUpsert) string {
 // and records the incident's common labels.
 func (w *write) activeIncidents(hashes []string, groups map[string]*group, commons map[int64]map[string]string) error {
 	return chunks(hashes, func(chunk []string) error {
-		rows, err := w.tx.Raw(`SELECT id, group_hash, common_labels, state FROM incidents
+		rows, err := w.tx.Raw(`SELECT id, group_hash, common_labels, state, openings FROM incidents
 			WHERE group_hash IN ? AND state <> 'resolved'`, chunk).Rows()
 		if err != nil {
 			return err
@@ -160,8 +161,9 @@ func (w *write) activeIncidents(hashes []string, groups map[string]*group, commo
 				hash   string
 				common string
 				state  dedupe.IncidentState
+				open   int
 			)
-			if err := rows.Scan(&id, &hash, &common, &state); err != nil {
+			if err := rows.Scan(&id, &hash, &common, &state, &open); err != nil {
 				return err
 			}
 			m := map[string]string{}
@@ -170,6 +172,7 @@ func (w *write) activeIncidents(hashes []string, groups map[string]*group, commo
 			}
 			groups[hash].id, commons[id] = id, m
 			groups[hash].acknowledged = state == dedupe.IncidentAcknowledged
+			groups[hash].opening = open
 		}
 		return rows.Err()
 	})
@@ -226,13 +229,16 @@ func (w *write) reopen(order []string, groups map[string]*group, commons map[int
 		if !ok || fromMicros(c.resolvedAt).Before(w.at.Add(-g.window)) {
 			continue
 		}
-		res := w.tx.Exec(`UPDATE incidents SET state = 'open', acknowledged_at = NULL,
-				acknowledged_by = NULL, resolved_at = NULL, resolved_by = NULL, hold_until = NULL
-			WHERE id = ? AND state = 'resolved'`, c.id)
-		if res.Error != nil {
-			return res.Error
+		var openings []int
+		err := w.tx.Raw(`UPDATE incidents SET state = 'open', acknowledged_at = NULL,
+				acknowledged_by = NULL, resolved_at = NULL, resolved_by = NULL, hold_until = NULL,
+				openings = openings + 1
+			WHERE id = ? AND state = 'resolved' RETURNING openings`, c.id).Scan(&openings).Error
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected == 1 {
+		if len(openings) == 1 {
+			g.opening = openings[0]
 			m := map[string]string{}
 			if err := json.Unmarshal([]byte(c.common), &m); err != nil {
 				return err
@@ -253,10 +259,13 @@ func (w *write) autoResolve(ids []int64) error {
 		resolved, err := returningIDs(w.tx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?
 			WHERE id IN ? AND state <> 'resolved' AND (hold_until IS NULL OR hold_until <= ?) AND `+settled+`
 			RETURNING id`, micros(w.at), dedupe.ActorAlertmanager, chunk, micros(w.at), true)
+		if err != nil {
+			return err
+		}
 		for _, id := range resolved {
 			w.events = append(w.events, eventRow{id, dedupe.EventResolved, dedupe.ActorAlertmanager, "all alerts resolved"})
 		}
-		return err
+		return w.o.transitioned(w.tx, resolved)
 	})
 }
 
@@ -279,6 +288,20 @@ func urgency(p dedupe.Policy) string {
 		return "page"
 	}
 	return p.Urgency
+}
+
+// transitioned tells the OnTransition hook about incidents that resolved by
+// themselves, so that their pages are updated like a person's resolve.
+func (o Options) transitioned(tx *gorm.DB, resolved []int64) error {
+	if o.OnTransition == nil {
+		return nil
+	}
+	for _, id := range resolved {
+		if err := o.OnTransition(tx.Statement.Context, sqlTx(tx), id, dedupe.EventResolved); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // returningIDs runs a statement ending in RETURNING id and collects the ids.
@@ -438,6 +461,9 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) (flapping, open int
 		for _, id := range ids {
 			evs = append(evs, eventRow{id, dedupe.EventResolved, dedupe.ActorQuietpager,
 				"quiet period after flapping is over and all alerts resolved"})
+		}
+		if err := s.o.transitioned(tx, ids); err != nil {
+			return err
 		}
 		if err := insertEvents(tx, now, evs); err != nil {
 			return err

@@ -205,7 +205,7 @@ func (s *Store) Episodes(ctx context.Context, fingerprint string, limit int) ([]
 	return out, nil
 }
 
-const incidentColumns = `i.id, i.state, i.title, i.common_labels, i.receiver, i.group_key, i.team, i.urgency,
+const incidentColumns = `i.id, i.state, i.title, i.common_labels, i.receiver, i.group_key, i.team, i.urgency, i.openings,
 	i.opened_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by,
 	(SELECT COUNT(DISTINCT e.alert_id) FROM episodes e WHERE e.incident_id = i.id),
 	(SELECT COUNT(*) FROM episodes e WHERE e.incident_id = i.id AND e.state = 'firing'),
@@ -221,7 +221,7 @@ func scanIncident(rows *sql.Rows) (dedupe.Incident, error) {
 		ackAt, resAt sql.NullInt64
 		ackBy, resBy sql.NullString
 	)
-	err := rows.Scan(&in.ID, &in.State, &in.Title, &common, &in.Receiver, &in.GroupKey, &in.Team, &in.Urgency,
+	err := rows.Scan(&in.ID, &in.State, &in.Title, &common, &in.Receiver, &in.GroupKey, &in.Team, &in.Urgency, &in.Openings,
 		&opened, &ackAt, &ackBy, &resAt, &resBy, &in.Alerts, &in.Firing, &in.Episodes, &in.Flapping)
 	if err != nil {
 		return in, err

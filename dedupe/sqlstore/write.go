@@ -198,7 +198,7 @@ func (w *write) run(res *dedupe.WriteResult) error {
 		if g.opened || g.reopened || critical {
 			res.Incidents = append(res.Incidents, dedupe.IncidentChange{
 				ID: g.id, Opened: g.opened, Reopened: g.reopened, Page: g.page, Critical: critical,
-				Team: g.policy.Team, Urgency: g.policy.Urgency})
+				Team: g.policy.Team, Urgency: g.policy.Urgency, Opening: g.opening})
 		}
 	}
 	if err := w.upsertEpisodes(incidentOf, ackedOnJoin); err != nil {

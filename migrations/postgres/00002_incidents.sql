@@ -12,7 +12,10 @@ CREATE TABLE incidents (
     acknowledged_by TEXT,
     resolved_at     BIGINT,
     resolved_by     TEXT,
-    hold_until      BIGINT
+    hold_until      BIGINT,
+    -- how many times it opened: 1, plus one per reopen; pages of each
+    -- opening are told apart by it
+    openings        INTEGER NOT NULL DEFAULT 1
 );
 -- At most one unresolved incident per group: two replicas opening the same
 -- group at the same moment meet here, not in luck.

@@ -28,6 +28,7 @@ import (
 // IncidentStore reads incidents and records pages.
 type IncidentStore interface {
 	Incident(ctx context.Context, id int64) (dedupe.IncidentDetail, error)
+	ClaimPage(ctx context.Context, p dedupe.PageRecord, stale time.Duration) (claimed, sent bool, err error)
 	RecordPage(ctx context.Context, p dedupe.PageRecord) error
 	RecordInterruption(ctx context.Context, in dedupe.Interruption, detail string) error
 }
@@ -119,9 +120,11 @@ var uniqueWhileLive = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobSta
 	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 }}
 
-// PageArgs pages the people of one escalation step of one incident.
+// PageArgs pages the people of one escalation step of one opening of one
+// incident (a reopened incident pages afresh).
 type PageArgs struct {
 	IncidentID int64 `json:"incident_id"`
+	Opening    int   `json:"opening"`
 	Step       int   `json:"step"`
 	Round      int   `json:"round"`
 	// Urgent ignores a business-hours hold: a critical alert joined.
@@ -163,9 +166,9 @@ func (p *Pager) Schedule(ctx context.Context, tx *sql.Tx, changes []dedupe.Incid
 		}
 		switch {
 		case (c.Opened || c.Reopened) && c.Page:
-			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID}})
+			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening}})
 		case c.Critical:
-			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Urgent: true}})
+			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening, Urgent: true}})
 		}
 	}
 	if len(params) == 0 {

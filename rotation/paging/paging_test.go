@@ -701,7 +701,7 @@ func TestIncidentOpensPage(t *testing.T) {
 					t.Errorf("DM receipt %+v", p)
 				}
 			case dedupe.ChannelEmail:
-				if p.ReceiptChannel != "alice@example.com" || p.ReceiptID != fmt.Sprintf("<page-%d-0-0-alice@quietpager>", id) {
+				if p.ReceiptChannel != "alice@example.com" || p.ReceiptID != fmt.Sprintf("<page-%d-1-0-0-alice@quietpager>", id) {
 					t.Errorf("e-mail receipt %+v", p)
 				}
 			}
@@ -724,7 +724,7 @@ func TestIncidentOpensPage(t *testing.T) {
 		if n := len(w.slack.find("chat.postMessage", nil)); n != 2 {
 			t.Errorf("%d Slack posts in all, want 2 (channel and DM)", n)
 		}
-		if n := w.hook.deliveries(fmt.Sprintf("page-%d-0-0", id)); n != 1 {
+		if n := w.hook.deliveries(fmt.Sprintf("page-%d-1-0-0", id)); n != 1 {
 			t.Errorf("%d webhook deliveries, want 1", n)
 		}
 		if w.mail != nil {
@@ -766,6 +766,7 @@ func TestEscalation(t *testing.T) {
 		next := map[int64]pageJob{}
 		for _, id := range []int64{ignored, acked, resolved} {
 			next[id] = r.waitJob(id, 1, false, "scheduled", waiting)
+			r.waitJob(id, 0, false, "finished", finished) // the next step is scheduled before this one delivers
 		}
 
 		w.clock.Set(now.Add(5 * time.Minute))
@@ -917,7 +918,7 @@ func TestBusinessHoursHold(t *testing.T) {
 		if n := w.slack.posts("DU0ALICE", critical); n != 1 {
 			t.Errorf("critical: %d DMs to alice, want 1", n)
 		}
-		if n := w.hook.deliveries(fmt.Sprintf("page-%d-0-0", critical)); n != 1 {
+		if n := w.hook.deliveries(fmt.Sprintf("page-%d-1-0-0", critical)); n != 1 {
 			t.Errorf("critical: %d webhook deliveries, want 1", n)
 		}
 		if w.mail != nil {
@@ -967,6 +968,7 @@ func TestFlappingHold(t *testing.T) {
 		// would have too.
 		other := r.open("healthy")
 		r.waitJob(other, 1, false, "scheduled", waiting)
+		r.waitJob(other, 0, false, "finished", finished) // the next step is scheduled before this one delivers
 		if pages := r.incident(id).Pages; len(pages) != 0 {
 			t.Errorf("flapping incident paged: %+v", pages)
 		}
@@ -1055,8 +1057,10 @@ func TestSlackFailureDeadLetterReplay(t *testing.T) {
 				t.Errorf("failed page %+v records no error", p)
 			}
 		}
-		if len(r.pageJobs(id)) != 1 {
-			t.Errorf("the failed step scheduled the next one")
+		// Escalation does not wait for a failing destination: the next
+		// step was scheduled before the deliveries were tried.
+		if jobs := r.pageJobs(id); len(jobs) != 2 {
+			t.Errorf("page jobs %v, want the discarded first step and the scheduled second", jobs)
 		}
 
 		// Replays that make no sense.
@@ -1074,6 +1078,7 @@ func TestSlackFailureDeadLetterReplay(t *testing.T) {
 			t.Fatalf("Replay: %v", err)
 		}
 		next := r.waitJob(id, 1, false, "scheduled", waiting)
+		r.waitJob(id, 0, false, "finished", finished) // the next step is scheduled before this one delivers
 		in = r.incident(id)
 		if got := sentPages(in); !slices.Equal(got, w.firstPages()) {
 			t.Errorf("after replay: sent %v, want %v", got, w.firstPages())
@@ -1084,7 +1089,7 @@ func TestSlackFailureDeadLetterReplay(t *testing.T) {
 		if n := w.slack.posts("DU0ALICE", id); n != 1 {
 			t.Errorf("%d DMs delivered, want exactly 1", n)
 		}
-		if n := w.hook.deliveries(fmt.Sprintf("page-%d-0-0", id)); n != 1 {
+		if n := w.hook.deliveries(fmt.Sprintf("page-%d-1-0-0", id)); n != 1 {
 			t.Errorf("%d webhook deliveries, want exactly 1", n)
 		}
 		if w.mail != nil {
@@ -1160,6 +1165,7 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	for _, in := range list {
 		a.waitJob(in.ID, 1, false, "scheduled", waiting)
+		a.waitJob(in.ID, 0, false, "finished", finished) // the next step is scheduled before this one delivers
 		var first int
 		for _, j := range a.pageJobs(in.ID) {
 			if j.Args.Step == 0 {
@@ -1181,7 +1187,7 @@ func TestTwoReplicas(t *testing.T) {
 		if n := w.slack.posts("DU0ALICE", in.ID); n != 1 {
 			t.Errorf("incident %d: %d DMs, want 1", in.ID, n)
 		}
-		if n := w.hook.deliveries(fmt.Sprintf("page-%d-0-0", in.ID)); n != 1 {
+		if n := w.hook.deliveries(fmt.Sprintf("page-%d-1-0-0", in.ID)); n != 1 {
 			t.Errorf("incident %d: %d webhook deliveries, want 1", in.ID, n)
 		}
 	}
@@ -1286,6 +1292,7 @@ func TestRoutes(t *testing.T) {
 		// A routed incident after them pages; by then they would have too.
 		other := r.open("checkout")
 		r.waitJob(other, 1, false, "scheduled", waiting)
+		r.waitJob(other, 0, false, "finished", finished) // the next step is scheduled before this one delivers
 		for _, id := range []int64{digest, lone} {
 			if pages := r.incident(id).Pages; len(pages) != 0 {
 				t.Errorf("incident %d paged: %+v", id, pages)

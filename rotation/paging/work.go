@@ -36,8 +36,8 @@ func (w *pageWorker) Work(ctx context.Context, job *river.Job[PageArgs]) error {
 	if err != nil {
 		return err
 	}
-	if in.State != dedupe.IncidentOpen {
-		return nil // acknowledged or resolved: nothing left to do
+	if in.State != dedupe.IncidentOpen || in.Openings != a.Opening {
+		return nil // acknowledged, resolved, or reopened since: nothing left to do
 	}
 	cfg, err := p.o.OnCall.Load(ctx)
 	if err != nil {
@@ -69,6 +69,19 @@ func (w *pageWorker) Work(ctx context.Context, job *river.Job[PageArgs]) error {
 			// Held for business hours; when the job wakes, it pages only if
 			// the incident is still open.
 			return river.JobSnooze(until.Sub(now))
+		}
+	}
+
+	// Escalation must not wait for a destination that is down: schedule the
+	// next step first (it is unique, so a retry of this job adds nothing).
+	if due, ok := policy.Next(rotation.Due{Step: a.Step, Round: a.Round, At: now}); ok {
+		client, err := w.p.riverClient()
+		if err != nil {
+			return err
+		}
+		next := PageArgs{IncidentID: in.ID, Opening: a.Opening, Step: due.Step, Round: due.Round, Urgent: a.Urgent}
+		if _, err := client.Insert(ctx, next, &river.InsertOpts{ScheduledAt: due.At}); err != nil {
+			return err
 		}
 	}
 
@@ -104,7 +117,7 @@ func (w *pageWorker) Work(ctx context.Context, job *river.Job[PageArgs]) error {
 		if reached {
 			band := rotation.Classify(now, person.TimeZone)
 			err := p.o.Incidents.RecordInterruption(ctx, dedupe.Interruption{
-				IncidentID: in.ID, Step: a.Step, Round: a.Round, Person: person.Name, Team: team.Name,
+				IncidentID: in.ID, Opening: a.Opening, Step: a.Step, Round: a.Round, Person: person.Name, Team: team.Name,
 				At: now, Band: string(band)}, fmt.Sprintf("paged %s (step %d, %s hours)", person.Name, a.Step+1, band))
 			if err != nil {
 				return err
@@ -113,21 +126,11 @@ func (w *pageWorker) Work(ctx context.Context, job *river.Job[PageArgs]) error {
 	}
 	if len(d.failed) > 0 {
 		// River retries with backoff; after the last attempt the job is
-		// discarded: a dead letter, to be replayed from the API.
+		// discarded: a dead letter, to be replayed from the API. The next
+		// step is already scheduled.
 		return errors.Join(d.failed...)
 	}
-
-	due, ok := policy.Next(rotation.Due{Step: a.Step, Round: a.Round, At: now})
-	if !ok {
-		return nil
-	}
-	client, err := w.p.riverClient()
-	if err != nil {
-		return err
-	}
-	_, err = client.Insert(ctx, PageArgs{IncidentID: in.ID, Step: due.Step, Round: due.Round, Urgent: a.Urgent},
-		&river.InsertOpts{ScheduledAt: due.At})
-	return err
+	return nil
 }
 
 // heldUntil is when business hours start for the first of people to reach
@@ -160,23 +163,38 @@ type delivery struct {
 // retry, so that receivers can drop duplicates (e-mail Message-ID, webhook
 // delivery id).
 func (d *delivery) id(person string) string {
-	return fmt.Sprintf("page-%d-%d-%d-%s", d.in.ID, d.args.Step, d.args.Round, strings.ReplaceAll(person, " ", "_"))
+	return fmt.Sprintf("page-%d-%d-%d-%d-%s", d.in.ID, d.args.Opening, d.args.Step, d.args.Round,
+		strings.ReplaceAll(person, " ", "_"))
 }
 
-// send delivers on one channel unless an earlier run already did, records
-// the outcome, and reports whether the page has reached its destination.
+// claimTimeout is when a claim on a page counts as abandoned: longer than
+// a page job may run.
+const claimTimeout = 5 * time.Minute
+
+// send delivers on one channel unless another run already did (or is doing
+// it right now), records the outcome, and reports whether the page has
+// reached its destination. A permanent failure (a wrong Slack id, a bad
+// address) is recorded and does not fail the job: retrying cannot help.
 func (d *delivery) send(ctx context.Context, person, channel string, deliver func() (integrations.Receipt, error)) bool {
-	for _, pg := range d.in.Pages {
-		if pg.Sent && pg.Step == d.args.Step && pg.Round == d.args.Round && pg.Person == person && pg.Channel == channel {
-			return true
-		}
+	rec := dedupe.PageRecord{IncidentID: d.in.ID, Opening: d.args.Opening, Step: d.args.Step, Round: d.args.Round,
+		Person: person, Channel: channel, At: d.now}
+	claimed, sent, err := d.p.o.Incidents.ClaimPage(ctx, rec, claimTimeout)
+	if err != nil {
+		d.failed = append(d.failed, err)
+		return false
+	}
+	if !claimed {
+		return sent
 	}
 	r, err := deliver()
-	rec := dedupe.PageRecord{IncidentID: d.in.ID, Step: d.args.Step, Round: d.args.Round, Person: person,
-		Channel: channel, Sent: err == nil, ReceiptChannel: r.Channel, ReceiptID: r.ID, At: d.now}
+	rec.Sent, rec.ReceiptChannel, rec.ReceiptID = err == nil, r.Channel, r.ID
 	if err != nil {
 		rec.Error = err.Error()
-		d.failed = append(d.failed, fmt.Errorf("%s to %q: %w", channel, person, err))
+		if integrations.Permanent(err) {
+			d.p.o.Logger.Warn("page cannot be delivered", "incident", d.in.ID, "channel", channel, "person", person, "err", err)
+		} else {
+			d.failed = append(d.failed, fmt.Errorf("%s to %q: %w", channel, person, err))
+		}
 	}
 	if rerr := d.p.o.Incidents.RecordPage(ctx, rec); rerr != nil {
 		d.failed = append(d.failed, rerr)
