@@ -39,14 +39,11 @@ func apply(ctx context.Context, args []string, env environment, stdout, stderr i
 		return fmt.Errorf("%s: %d %s; nothing was applied", *file, n, applyPlural(n, "problem", "problems"))
 	}
 
-	db, err := openDB(ctx, *dsn)
+	db, err := openMigrated(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Up(ctx); err != nil {
-		return err
-	}
 	plan, err := sqlstore.New(db).Apply(ctx, cfg, *dryRun)
 	if err != nil {
 		return err

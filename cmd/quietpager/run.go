@@ -142,6 +142,20 @@ func openDB(ctx context.Context, dsn string) (*migrations.DB, error) {
 	return migrations.Open(ctx, dsn)
 }
 
+// openMigrated opens dsn and applies pending migrations, for commands that
+// a newcomer may run before the server ever started.
+func openMigrated(ctx context.Context, dsn string) (*migrations.DB, error) {
+	db, err := migrations.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Up(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {

@@ -30,14 +30,11 @@ func token(ctx context.Context, args []string, env environment, stdout, stderr i
 	if verb == "revoke" {
 		*name = pos[0]
 	}
-	db, err := openDB(ctx, *dsn)
+	db, err := openMigrated(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Up(ctx); err != nil {
-		return err
-	}
 	tokens := sqlstore.New(db)
 
 	switch verb {
