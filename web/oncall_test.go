@@ -102,6 +102,10 @@ func (brokenIncidents) Incident(context.Context, int64) (dedupe.IncidentDetail, 
 	return dedupe.IncidentDetail{}, errors.New("incident store is down")
 }
 
+func (brokenIncidents) ClaimPage(context.Context, dedupe.PageRecord, time.Duration) (bool, bool, error) {
+	return true, false, nil
+}
+
 func (brokenIncidents) RecordPage(context.Context, dedupe.PageRecord) error { return nil }
 
 func (brokenIncidents) RecordInterruption(context.Context, dedupe.Interruption, string) error {
