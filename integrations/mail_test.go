@@ -4,18 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quietpager/quietpager/integrations/mailpittest"
 )
 
 // mailpit is a real SMTP server with an API to read the mail back.
@@ -26,64 +24,11 @@ type mailpit struct {
 
 func startMailpit(t *testing.T, extraArgs ...string) *mailpit {
 	t.Helper()
-	bin, err := exec.LookPath("mailpit")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mailpit not on PATH; install with go install github.com/axllent/mailpit@v1.33.1")
-		}
-		t.Skip("mailpit not on PATH; install with go install github.com/axllent/mailpit@v1.33.1")
+	s, ok := mailpittest.Start(t, extraArgs...)
+	if !ok {
+		t.Skip(mailpittest.Missing)
 	}
-	httpPort, smtpPort := freePort(t), freePort(t)
-	args := append([]string{
-		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort),
-		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--disable-version-check", "--smtp-disable-rdns", "--quiet",
-	}, extraArgs...)
-	cmd := exec.Command(bin, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-
-	m := &mailpit{api: fmt.Sprintf("http://127.0.0.1:%d", httpPort), smtpPort: smtpPort}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(m.api + "/api/v1/info")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mailpit exited:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start: %v\n%s", err, out.String())
-		}
-	}
-	// The HTTP API can be up a moment before SMTP.
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", smtpPort))
-		if err == nil {
-			c.Close()
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit SMTP not listening: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return &mailpit{api: s.API, smtpPort: s.SMTPPort}
 }
 
 func freePort(t *testing.T) int {

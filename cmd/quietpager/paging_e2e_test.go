@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +22,8 @@ import (
 	"github.com/quietpager/quietpager/dedupe"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/migrations/migrationstest"
+
+	"github.com/quietpager/quietpager/integrations/mailpittest"
 )
 
 const mailpitInstall = "go install github.com/axllent/mailpit@v1.33.1"
@@ -156,57 +156,11 @@ type mailpitServer struct {
 
 func startMailpitServer(t *testing.T) *mailpitServer {
 	t.Helper()
-	bin, err := exec.LookPath("mailpit")
-	if err != nil {
-		msg := "mailpit not on PATH; install with " + mailpitInstall
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+	s, ok := mailpittest.Start(t)
+	if !ok {
+		t.Skip(mailpittest.Missing)
 	}
-	httpPort, smtpPort := freePort(t), freePort(t)
-	m := &mailpitServer{api: fmt.Sprintf("http://127.0.0.1:%d", httpPort), smtpAddr: fmt.Sprintf("127.0.0.1:%d", smtpPort)}
-	cmd := exec.Command(bin,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--smtp", m.smtpAddr,
-		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--disable-version-check", "--smtp-disable-rdns", "--quiet")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mailpit: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("mailpit output:\n%s", out.String())
-		}
-	})
-	waitFor(t, 15*time.Second, "mailpit to serve its API and SMTP", func() (bool, string) {
-		select {
-		case <-exited:
-			t.Fatalf("mailpit exited:\n%s", out.String())
-		default:
-		}
-		resp, err := http.Get(m.api + "/api/v1/info")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return false, resp.Status
-		}
-		c, err := net.Dial("tcp", m.smtpAddr)
-		if err != nil {
-			return false, err.Error()
-		}
-		c.Close()
-		return true, ""
-	})
-	return m
+	return &mailpitServer{api: s.API, smtpAddr: s.SMTPAddr()}
 }
 
 type mailpitAddr struct{ Name, Address string }

@@ -8,14 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +34,8 @@ import (
 	"github.com/quietpager/quietpager/migrations/migrationstest"
 	"github.com/quietpager/quietpager/rotation"
 	"github.com/quietpager/quietpager/rotation/paging"
+
+	"github.com/quietpager/quietpager/integrations/mailpittest"
 )
 
 // ---------------------------------------------------------------------------
@@ -201,71 +199,12 @@ type mailpit struct {
 // (failing instead when CI=true).
 func startMailpit(t *testing.T) *mailpit {
 	t.Helper()
-	bin, err := exec.LookPath("mailpit")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mailpit not on PATH; install with go install github.com/axllent/mailpit@v1.33.1")
-		}
+	s, ok := mailpittest.Start(t)
+	if !ok {
 		t.Log("mailpit not on PATH: e-mail is not checked")
 		return nil
 	}
-	httpPort, smtpPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort),
-		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--disable-version-check", "--smtp-disable-rdns", "--quiet")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	m := &mailpit{api: fmt.Sprintf("http://127.0.0.1:%d", httpPort), smtpPort: smtpPort}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(m.api + "/api/v1/info")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mailpit exited:\n%s", out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start: %v\n%s", err, out.String())
-		}
-	}
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", smtpPort))
-		if err == nil {
-			c.Close()
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit SMTP not listening: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return &mailpit{api: s.API, smtpPort: s.SMTPPort}
 }
 
 type mailpitMessage struct {
