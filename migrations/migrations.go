@@ -72,7 +72,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			sep = "&"
 		}
 		path += sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
 		if db.SQL, err = sql.Open("sqlite", path); err != nil {
 			return nil, err
 		}
