@@ -42,10 +42,11 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 		return nil
 	}
 	commons := make(map[int64]map[string]string)
-	if err := w.activeIncidents(order, groups, commons); err != nil {
+	latest, err := w.lookupIncidents(order, groups, commons)
+	if err != nil {
 		return err
 	}
-	if err := w.reopen(order, groups, commons); err != nil {
+	if err := w.reopen(order, groups, commons, latest); err != nil {
 		return err
 	}
 	var fresh []*group
@@ -54,7 +55,7 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 			fresh = append(fresh, groups[h])
 		}
 	}
-	err := chunks(fresh, func(chunk []*group) error {
+	err = chunks(fresh, func(chunk []*group) error {
 		args := make([]any, 0, len(chunk)*9)
 		for _, g := range chunk {
 			cl, err := json.Marshal(g.common)
@@ -178,29 +179,25 @@ func (w *write) activeIncidents(hashes []string, groups map[string]*group, commo
 	})
 }
 
-// reopen reopens, for each group still without an incident, the incident
-// that resolved within the group's reopen window.
-func (w *write) reopen(order []string, groups map[string]*group, commons map[int64]map[string]string) error {
-	var hashes []string
+// candidate is a resolved incident a group may reopen.
+type candidate struct {
+	id         int64
+	resolvedAt int64
+	common     string
+}
+
+// lookupIncidents reads, in one query, each group's unresolved incident
+// (assigned to the group) and its most recently resolved one within the
+// widest reopen window (returned, for reopen to decide).
+func (w *write) lookupIncidents(order []string, groups map[string]*group, commons map[int64]map[string]string) (map[string]candidate, error) {
 	var widest time.Duration
 	for _, h := range order {
-		if g := groups[h]; g.id == 0 && g.window > 0 {
-			hashes = append(hashes, h)
-			widest = max(widest, g.window)
-		}
-	}
-	if len(hashes) == 0 {
-		return nil
-	}
-	type candidate struct {
-		id         int64
-		resolvedAt int64
-		common     string
+		widest = max(widest, groups[h].window)
 	}
 	latest := map[string]candidate{}
-	err := chunks(hashes, func(chunk []string) error {
-		rows, err := w.tx.Raw(`SELECT id, group_hash, resolved_at, common_labels FROM incidents
-			WHERE group_hash IN ? AND state = 'resolved' AND resolved_at >= ?`,
+	err := chunks(order, func(chunk []string) error {
+		rows, err := w.tx.Raw(`SELECT id, group_hash, common_labels, state, openings, COALESCE(resolved_at, 0)
+			FROM incidents WHERE group_hash IN ? AND (state <> 'resolved' OR resolved_at >= ?)`,
 			chunk, micros(w.at.Add(-widest))).Rows()
 		if err != nil {
 			return err
@@ -208,20 +205,40 @@ func (w *write) reopen(order []string, groups map[string]*group, commons map[int
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				c    candidate
-				hash string
+				c     candidate
+				hash  string
+				state dedupe.IncidentState
+				open  int
 			)
-			if err := rows.Scan(&c.id, &hash, &c.resolvedAt, &c.common); err != nil {
+			if err := rows.Scan(&c.id, &hash, &c.common, &state, &open, &c.resolvedAt); err != nil {
 				return err
 			}
-			if c.resolvedAt > latest[hash].resolvedAt {
-				latest[hash] = c
+			if state == dedupe.IncidentResolved {
+				if c.resolvedAt > latest[hash].resolvedAt {
+					latest[hash] = c
+				}
+				continue
 			}
+			m := map[string]string{}
+			if err := json.Unmarshal([]byte(c.common), &m); err != nil {
+				return err
+			}
+			g := groups[hash]
+			g.id, g.opening, g.acknowledged, commons[c.id] = c.id, open, state == dedupe.IncidentAcknowledged, m
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return err
+	return latest, err
+}
+
+// reopen reopens, for each group still without an incident, the incident
+// that resolved within the group's reopen window.
+func (w *write) reopen(order []string, groups map[string]*group, commons map[int64]map[string]string, latest map[string]candidate) error {
+	var hashes []string
+	for _, h := range order {
+		if g := groups[h]; g.id == 0 && g.window > 0 {
+			hashes = append(hashes, h)
+		}
 	}
 	for _, h := range hashes {
 		c, ok := latest[h]
