@@ -114,7 +114,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 
 	writers := 1 // SQLite has one writer whatever we do
 	if db.Dialect == migrations.Postgres {
-		writers = 4
+		writers = 2 // measured: more writers make smaller batches and more PostgreSQL work per alert
 	}
 	oncall := rotationstore.New(db)
 	routes := &paging.Routes{Store: oncall, Defaults: policy, Logger: log}
