@@ -3,28 +3,17 @@ package web_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/quietpager/quietpager/dedupe"
-	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
-	"github.com/quietpager/quietpager/ingest"
-	tokenstore "github.com/quietpager/quietpager/ingest/sqlstore"
-	"github.com/quietpager/quietpager/migrations"
-	"github.com/quietpager/quietpager/migrations/migrationstest"
-	"github.com/quietpager/quietpager/web"
 )
 
 // hookAlert is one alert of a webhook built by notification.
@@ -685,40 +674,12 @@ func TestAlertsFlappingFilterAndHints(t *testing.T) {
 	}
 }
 
-// benchServer is newServer for benchmarks: the same stack on a fresh
-// SQLite database.
-func benchServer(b *testing.B) (url, token string) {
-	b.Helper()
-	db := migrationstest.Open(b, migrationstest.DSN(b, migrations.SQLite))
-	tokens := tokenstore.New(db)
-	secret, err := tokens.Create(context.Background(), "alertmanager", time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	metrics := ingest.NewMetrics(reg)
-	log := slog.New(slog.DiscardHandler)
-	store := dedupestore.New(db, dedupestore.Options{})
-	batcher := ingest.NewBatcher(ingest.BatcherOptions{Writer: store, Writers: 1, Metrics: metrics, Logger: log})
-	batcher.Start()
-	b.Cleanup(batcher.Stop)
-	ts := httptest.NewServer(web.New(web.Options{
-		Logger: log, Gatherer: reg, Metrics: metrics,
-		Auth:    &ingest.Authenticator{Store: tokens, TTL: 5 * time.Second, Now: time.Now},
-		Limiter: &ingest.RateLimiter{PerSecond: 10000, Burst: 20000},
-		Submit:  batcher, Alerts: store, Incidents: store,
-		Ready:   func(context.Context) error { return nil },
-		MaxBody: 4 << 20, Now: time.Now,
-	}))
-	b.Cleanup(ts.Close)
-	return ts.URL, secret
-}
-
 // BenchmarkStormWebhook sends webhooks of 500 new alerts in one group
 // (one new incident each) to a fresh server.
 func BenchmarkStormWebhook(b *testing.B) {
 	const alerts = 500
-	base, token := benchServer(b)
+	srv := newServer(b)
+	base, token := srv.URL, srv.Token
 	// Each iteration renames the alerts so that they are new: the
 	// placeholder has the width of the counter that replaces it, and the
 	// payload carries no fingerprints, so quietpager computes them from the

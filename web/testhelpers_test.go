@@ -29,7 +29,7 @@ import (
 // server is the whole webhook and API stack on a fresh SQLite database,
 // wired as cmd/quietpager/serve.go wires it.
 type server struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	DB     *migrations.DB
 	Tokens *tokenstore.Tokens
@@ -38,7 +38,7 @@ type server struct {
 }
 
 // newServer starts a server; opts may change the options before it starts.
-func newServer(t *testing.T, opts ...func(*web.Options)) *server {
+func newServer(t testing.TB, opts ...func(*web.Options)) *server {
 	t.Helper()
 	db := migrationstest.Open(t, migrationstest.DSN(t, migrations.SQLite))
 	tokens := tokenstore.New(db)
