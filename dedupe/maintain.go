@@ -12,7 +12,19 @@ import (
 // over. It reports the alerts still flapping and the incidents still open.
 type MaintenanceStore interface {
 	Maintain(ctx context.Context, now time.Time) (flapping, open int, err error)
+	// Prune deletes the history that ended before cutoff.
+	Prune(ctx context.Context, cutoff time.Time) (Pruned, error)
 }
+
+// Pruned counts what one pruning pass deleted.
+type Pruned struct {
+	Incidents, Episodes, Alerts int
+}
+
+// PruneEvery is how often the maintenance loop applies the retention
+// policy; pruning is cheap when there is nothing to delete, but there is no
+// reason to look more often.
+const PruneEvery = time.Hour
 
 // Maintainer runs the maintenance pass every Interval until stopped.
 type Maintainer struct {
@@ -22,6 +34,13 @@ type Maintainer struct {
 	Logger   *slog.Logger
 	// Observe, when set, receives each pass's counts (for metrics).
 	Observe func(flapping, open int)
+	// Retention, when positive, is how long resolved history is kept;
+	// older incidents, episodes and alerts are pruned every PruneEvery.
+	Retention time.Duration
+	// OnPrune, when set, receives what each pruning pass deleted.
+	OnPrune func(Pruned)
+
+	lastPrune time.Time
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -65,5 +84,30 @@ func (m *Maintainer) RunOnce(ctx context.Context) {
 	}
 	if m.Observe != nil {
 		m.Observe(flapping, open)
+	}
+	m.prune(ctx)
+}
+
+// prune applies the retention policy when it is due. Only the loop's
+// goroutine calls it.
+func (m *Maintainer) prune(ctx context.Context) {
+	now := m.Now()
+	if m.Retention <= 0 || (!m.lastPrune.IsZero() && now.Sub(m.lastPrune) < PruneEvery) {
+		return
+	}
+	p, err := m.Store.Prune(ctx, now.Add(-m.Retention))
+	if err != nil {
+		if ctx.Err() == nil {
+			m.Logger.Warn("pruning old history failed", "err", err)
+		}
+		return
+	}
+	m.lastPrune = now
+	if p != (Pruned{}) {
+		m.Logger.Info("pruned history older than the retention period", "retention", m.Retention,
+			"incidents", p.Incidents, "episodes", p.Episodes, "alerts", p.Alerts)
+	}
+	if m.OnPrune != nil {
+		m.OnPrune(p)
 	}
 }

@@ -1,6 +1,10 @@
 package ingest
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quietpager/quietpager/dedupe"
+)
 
 // Metrics are the webhook path's Prometheus metrics.
 type Metrics struct {
@@ -18,6 +22,14 @@ type Metrics struct {
 	FlappingAlerts  prometheus.Gauge
 	FlapStarted     prometheus.Counter
 	PagesHeld       prometheus.Counter
+	PrunedRows      *prometheus.CounterVec // by table
+}
+
+// Pruned counts what a retention pass deleted.
+func (m *Metrics) Pruned(p dedupe.Pruned) {
+	m.PrunedRows.WithLabelValues("incidents").Add(float64(p.Incidents))
+	m.PrunedRows.WithLabelValues("episodes").Add(float64(p.Episodes))
+	m.PrunedRows.WithLabelValues("alerts").Add(float64(p.Alerts))
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -77,8 +89,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "quietpager_pages_held_flapping_total",
 			Help: "New episodes of flapping alerts whose page flap detection held back.",
 		}),
+		PrunedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quietpager_pruned_rows_total",
+			Help: "Rows the retention policy deleted, by table (incidents with their timeline, pages and interruptions; episodes; alerts).",
+		}, []string{"table"}),
 	}
-	reg.MustRegister(m.IncidentsOpened, m.OpenIncidents, m.FlappingAlerts, m.FlapStarted, m.PagesHeld,
+	reg.MustRegister(m.PrunedRows, m.IncidentsOpened, m.OpenIncidents, m.FlappingAlerts, m.FlapStarted, m.PagesHeld,
 		m.Requests, m.Alerts, m.NewEpisodes, m.Folded, m.Resolves,
 		m.BatchSize, m.CommitSeconds, m.DatabaseErrors)
 	return m

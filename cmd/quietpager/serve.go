@@ -34,6 +34,12 @@ const tokenTTL = 5 * time.Second
 // maintenanceInterval is how often flap scores decay and quiet periods end.
 const maintenanceInterval = 15 * time.Second
 
+// minRetention keeps the five weeks the weekly report compares.
+const minRetention = 35 * 24 * time.Hour
+
+// deadLetterRetention is how long a page that gave up stays replayable.
+const deadLetterRetention = 30 * 24 * time.Hour
+
 // shutdownGrace bounds how long in-flight webhooks may take to commit on
 // SIGTERM.
 const shutdownGrace = 30 * time.Second
@@ -75,10 +81,15 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	smtpTLS := fs.Bool("smtp-tls", env.bool("QUIETPAGER_SMTP_TLS", true), "require STARTTLS (env QUIETPAGER_SMTP_TLS)")
 	retryBase := fs.Duration("page-retry", env.duration("QUIETPAGER_PAGE_RETRY", 15*time.Second),
 		"first retry delay of a failed page, doubling each attempt (env QUIETPAGER_PAGE_RETRY)")
+	retention := fs.Duration("retention", env.duration("QUIETPAGER_RETENTION", 400*24*time.Hour),
+		"how long resolved incidents, their episodes and alerts are kept; 0 keeps everything (env QUIETPAGER_RETENTION)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env.str("QUIETPAGER_LOG_FORMAT", "text"), "text or json (env QUIETPAGER_LOG_FORMAT)")
 	if _, err := parse(fs, args, 0, "quietpager serve [flags]"); err != nil {
 		return err
+	}
+	if *retention != 0 && *retention < minRetention {
+		return fmt.Errorf("--retention must be 0 (keep everything) or at least %s: the weekly report compares five weeks", minRetention)
 	}
 	if *maxBody < 1024 {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")
@@ -142,7 +153,11 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 100 * time.Millisecond,
 		RetryPolicy:       paging.Backoff{Base: *retryBase},
-		Logger:            log.With("component", "jobs"),
+		// Completed and cancelled job rows go after River's default day;
+		// discarded ones are the dead letters, kept long enough for a
+		// person to see them in a weekly report and replay them.
+		DiscardedJobRetentionPeriod: deadLetterRetention,
+		Logger:                      log.With("component", "jobs"),
 	})
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
@@ -176,6 +191,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	defer batcher.Stop()
 
 	maintainer := &dedupe.Maintainer{Store: store, Interval: maintenanceInterval, Now: time.Now, Logger: log,
+		Retention: *retention, OnPrune: metrics.Pruned,
 		Observe: func(flapping, open int) {
 			metrics.FlappingAlerts.Set(float64(flapping))
 			metrics.OpenIncidents.Set(float64(open))
