@@ -40,6 +40,10 @@ const minRetention = 35 * 24 * time.Hour
 // deadLetterRetention is how long a page that gave up stays replayable.
 const deadLetterRetention = 30 * 24 * time.Hour
 
+// rescueStuckJobs is how long a job may run before another replica
+// assumes its worker died and runs it again.
+const rescueStuckJobs = 5 * time.Minute
+
 // shutdownGrace bounds how long in-flight webhooks may take to commit on
 // SIGTERM.
 const shutdownGrace = 30 * time.Second
@@ -157,7 +161,11 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		// discarded ones are the dead letters, kept long enough for a
 		// person to see them in a weekly report and replay them.
 		DiscardedJobRetentionPeriod: deadLetterRetention,
-		Logger:                      log.With("component", "jobs"),
+		// A replica killed in the middle of a page leaves its job
+		// running; the survivors take it over after this, not after
+		// River's default hour. It must exceed the page job's timeout.
+		RescueStuckJobsAfter: rescueStuckJobs,
+		Logger:               log.With("component", "jobs"),
 	})
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
