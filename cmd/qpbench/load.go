@@ -13,11 +13,14 @@ import (
 	"time"
 )
 
-// target is an HTTP endpoint the load generator posts webhooks to.
+// target is the HTTP endpoints the load generator posts webhooks to: one
+// per replica, taken in turn, as a round-robin load balancer would.
 type target struct {
-	url   string
+	urls  []string
 	token string // empty: no Authorization header
 }
+
+func (t target) url(i int) string { return t.urls[i%len(t.urls)] }
 
 // result is one measured step.
 type result struct {
@@ -58,9 +61,10 @@ func newClient(conns int) *http.Client {
 	}
 }
 
-// post sends one body and reports the status code (0 on a transport error).
-func post(client *http.Client, t target, body []byte) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, t.url, bytes.NewReader(body))
+// post sends the i-th body and reports the status code (0 on a transport
+// error).
+func post(client *http.Client, t target, i int, body []byte) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, t.url(i), bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -130,7 +134,7 @@ func closedLoop(t target, bodies [][]byte, k, c int, warmup, measure time.Durati
 					once.Do(func() { before = probe() })
 				}
 				i := next.Add(1) - 1
-				code, err := post(client, t, bodies[int(i)%len(bodies)])
+				code, err := post(client, t, int(i), bodies[int(i)%len(bodies)])
 				end := time.Now()
 				if code != http.StatusOK {
 					errs.add(code, err)
@@ -204,10 +208,10 @@ func openLoop(t target, bodies [][]byte, k int, perSecond float64, warmup, measu
 		}
 		inFlight.Add(1)
 		wg.Add(1)
-		go func(body []byte, due time.Time) {
+		go func(i int, body []byte, due time.Time) {
 			defer wg.Done()
 			defer inFlight.Add(-1)
-			code, err := post(client, t, body)
+			code, err := post(client, t, i, body)
 			if code != http.StatusOK {
 				errs.add(code, err)
 				return
@@ -217,7 +221,7 @@ func openLoop(t target, bodies [][]byte, k int, perSecond float64, warmup, measu
 				res.latencies = append(res.latencies, time.Since(due))
 				mu.Unlock()
 			}
-		}(bodies[n%len(bodies)], due)
+		}(n, bodies[n%len(bodies)], due)
 	}
 	wg.Wait()
 	res.requests = len(res.latencies)

@@ -47,6 +47,7 @@ type config struct {
 	dbs        []string
 	clients    []int
 	sizes      []int
+	replicas   []int // PostgreSQL replica counts to sweep
 	warmup     time.Duration
 	duration   time.Duration
 	rawFor     time.Duration
@@ -55,12 +56,13 @@ type config struct {
 
 func main() {
 	var c config
-	var clients, sizes, dbs, cpuprofile string
+	var clients, sizes, dbs, replicas, cpuprofile string
 	flag.StringVar(&c.quietpager, "quietpager", "", "quietpager binary to test (default: go build ./cmd/quietpager into a temp dir)")
 	flag.StringVar(&c.postgres, "postgres", os.Getenv("QUIETPAGER_TEST_POSTGRES"),
 		"PostgreSQL admin DSN; a fresh database is created and dropped (default env QUIETPAGER_TEST_POSTGRES)")
 	flag.StringVar(&dbs, "db", "sqlite,postgres", "databases to test")
 	flag.StringVar(&clients, "clients", "1,4,16,64,128", "concurrent clients per step")
+	flag.StringVar(&replicas, "pg-replicas", "1,2", "quietpager replicas sharing the PostgreSQL database, one sweep each (SQLite always has one)")
 	flag.StringVar(&sizes, "alerts", "10,1", "alerts per webhook payload; the first is used for the open-loop step")
 	flag.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each step")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "measured duration of each step")
@@ -70,7 +72,9 @@ func main() {
 	flag.Parse()
 	var err error
 	if c.clients, err = ints(clients); err == nil {
-		c.sizes, err = ints(sizes)
+		if c.sizes, err = ints(sizes); err == nil {
+			c.replicas, err = ints(replicas)
+		}
 	}
 	if err != nil {
 		fatal(err)
@@ -117,6 +121,7 @@ type sweep struct {
 	steps  []result
 	batch  []float64       // mean alerts per commit (server only)
 	commit []time.Duration // mean commit time (server only)
+	rss    []float64       // the replicas' peak resident memory so far, MiB (server only)
 }
 
 func (s sweep) peak() result {
@@ -161,7 +166,7 @@ func run(c config, out io.Writer) error {
 		bodies := tr.pool(4000)
 		for _, n := range c.clients {
 			s.steps = append(s.steps, closedLoop(tgt, bodies, k, n, c.warmup, c.duration,
-				func() usage { return probeUsage(0) }))
+				func() usage { return probeUsage() }))
 		}
 		p.sweep(s)
 		decode[k] = s
@@ -173,13 +178,20 @@ func run(c config, out io.Writer) error {
 		var cs []check
 		switch strings.TrimSpace(db) {
 		case "sqlite":
-			cs, err = benchDB(c, p, bin, "SQLite", "sqlite:"+filepath.Join(tmp, "bench.db"), tmp, decode)
+			cs, err = benchDB(c, p, bin, "SQLite", "sqlite:"+filepath.Join(tmp, "bench.db"), tmp, 1, decode)
 		case "postgres":
 			if c.postgres == "" {
 				p.note("PostgreSQL skipped: set --postgres or QUIETPAGER_TEST_POSTGRES to an admin DSN.")
 				continue
 			}
-			cs, err = benchPostgres(c, p, bin, tmp, decode)
+			for _, n := range c.replicas {
+				var more []check
+				more, err = benchPostgres(c, p, bin, tmp, n, decode)
+				if err != nil {
+					break
+				}
+				cs = append(cs, more...)
+			}
 		default:
 			err = fmt.Errorf("unknown database %q: want sqlite or postgres", db)
 		}
@@ -193,7 +205,7 @@ func run(c config, out io.Writer) error {
 	return nil
 }
 
-func benchPostgres(c config, p printer, bin, tmp string, decode map[int]sweep) ([]check, error) {
+func benchPostgres(c config, p printer, bin, tmp string, replicas int, decode map[int]sweep) ([]check, error) {
 	admin, err := sql.Open("pgx", c.postgres)
 	if err != nil {
 		return nil, err
@@ -216,12 +228,17 @@ func benchPostgres(c config, p printer, bin, tmp string, decode map[int]sweep) (
 	}
 	u.Path = "/" + name
 	p.note(fmt.Sprintf("PostgreSQL database %s (synchronous_commit=%s, fsync=%s).", name, sync, fsync))
-	return benchDB(c, p, bin, "PostgreSQL", u.String(), tmp, decode)
+	label := "PostgreSQL"
+	if replicas > 1 {
+		label = fmt.Sprintf("PostgreSQL, %d replicas", replicas)
+	}
+	return benchDB(c, p, bin, label, u.String(), tmp, replicas, decode)
 }
 
-// benchDB measures one database: the raw insert ceiling, then the server
-// at every payload size and concurrency, then the open-loop step.
-func benchDB(c config, p printer, bin, label, dsn, tmp string, decode map[int]sweep) ([]check, error) {
+// benchDB measures one database: the raw insert ceiling, then the
+// server's replicas at every payload size and concurrency, then the
+// open-loop step.
+func benchDB(c config, p printer, bin, label, dsn, tmp string, replicas int, decode map[int]sweep) ([]check, error) {
 	raw := rawInsert(context.Background(), dsn, c.rawFor)
 	if raw.err != nil {
 		return nil, fmt.Errorf("%s raw insert: %w", label, raw.err)
@@ -229,12 +246,12 @@ func benchDB(c config, p printer, bin, label, dsn, tmp string, decode map[int]sw
 	p.note(fmt.Sprintf("%s raw insert ceiling: %.0f rows/s (%d writer(s), %d-row statements, %d rows per transaction, %.1f s).",
 		label, raw.rowsPerSec(), raw.writers, rowsPerStatement, rowsPerTx, raw.seconds))
 
-	q, err := startQuietpager(bin, dsn, filepath.Join(tmp, strings.ToLower(label)+".log"))
+	q, err := startFleet(bin, dsn, filepath.Join(tmp, fmt.Sprintf("%s-%d", strings.ToLower(label[:6]), replicas)), replicas)
 	if err != nil {
 		return nil, err
 	}
 	defer q.stop()
-	pid := q.cmd.Process.Pid
+	pids := q.pids()
 
 	sweeps := map[int]sweep{}
 	var open result
@@ -253,10 +270,11 @@ func benchDB(c config, p printer, bin, label, dsn, tmp string, decode map[int]sw
 			size := min(int(guess*(c.warmup+c.duration).Seconds()*1.5)+1000, maxPoolBytes/len(tr.appendBody(nil, 0, false)))
 			bodies := tr.pool(size)
 			before := q.stats()
-			r := closedLoop(q.target(), bodies, k, n, c.warmup, c.duration, func() usage { return probeUsage(pid) })
+			r := closedLoop(q.target(), bodies, k, n, c.warmup, c.duration, func() usage { return probeUsage(pids...) })
 			tr.consumed(r.sent)
 			b, cm := q.stats().perCommit(before)
 			s.steps, s.batch, s.commit = append(s.steps, r), append(s.batch, b), append(s.commit, cm)
+			s.rss = append(s.rss, q.peakRSS())
 		}
 		p.sweep(s)
 		sweeps[k] = s
@@ -265,9 +283,9 @@ func benchDB(c config, p printer, bin, label, dsn, tmp string, decode map[int]sw
 			bodies := tr.pool(int(half*(c.warmup+c.duration).Seconds()*1.2) + 1000)
 
 			before := q.stats()
-			u0 := probeUsage(pid)
+			u0 := probeUsage(pids...)
 			open = openLoop(q.target(), bodies, k, half, c.warmup, c.duration)
-			open.usage = probeUsage(pid).sub(u0)
+			open.usage = probeUsage(pids...).sub(u0)
 			tr.consumed(open.sent)
 			b, cm := q.stats().perCommit(before)
 			p.open(label, k, half*float64(k), open, b, cm)

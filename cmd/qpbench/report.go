@@ -63,7 +63,7 @@ func (p printer) sweep(s sweep) {
 	head := []string{"clients", "requests/s", "alerts/s", "p50", "p99", "errors"}
 	server := s.batch != nil
 	if server {
-		head = append(head, "alerts/commit", "commit", "server CPU")
+		head = append(head, "alerts/commit", "commit", "server CPU", "server peak RSS")
 	}
 	head = append(head, "qpbench CPU", "PostgreSQL CPU", "other CPU")
 	var rows [][]string
@@ -79,7 +79,7 @@ func (p printer) sweep(s sweep) {
 			ms(r.percentile(0.50)), ms(r.percentile(0.99)), errs}
 		gen, srv, pg, other := r.usage.percent()
 		if server {
-			row = append(row, fmt.Sprintf("%.0f", s.batch[i]), ms(s.commit[i]), pct(srv))
+			row = append(row, fmt.Sprintf("%.0f", s.batch[i]), ms(s.commit[i]), pct(srv), fmt.Sprintf("%.0f MiB", s.rss[i]))
 			if r.wrapped {
 				row[2] += " (pool wrapped)"
 			}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,17 +28,25 @@ type quietpager struct {
 	token  string
 	stderr string // path of its log
 	exited chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
-// startQuietpager creates a token and starts "quietpager serve" on dsn
-// with default settings, listening on a free loopback port.
-func startQuietpager(bin, dsn, logPath string) (*quietpager, error) {
+// createToken makes the webhook token every replica on dsn accepts.
+func createToken(bin, dsn string) (string, error) {
 	out, err := exec.Command(bin, "token", "create", "--name", "bench", "--db", dsn).CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("quietpager token create: %v: %s", err, out)
+		return "", fmt.Errorf("quietpager token create: %v: %s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	q := &quietpager{token: strings.TrimSpace(lines[len(lines)-1]), stderr: logPath, exited: make(chan error, 1)}
+	return strings.TrimSpace(lines[len(lines)-1]), nil
+}
+
+// startQuietpager starts "quietpager serve" on dsn with default settings,
+// listening on a free loopback port.
+func startQuietpager(bin, dsn, token, logPath string) (*quietpager, error) {
+	q := &quietpager{token: token, stderr: logPath, exited: make(chan error, 1)}
 
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -86,12 +95,88 @@ func startQuietpager(bin, dsn, logPath string) (*quietpager, error) {
 	}
 }
 
-func (q *quietpager) target() target {
-	return target{url: q.base + "/hooks/alertmanager", token: q.token}
+// fleet is the replicas under test, sharing one database.
+type fleet []*quietpager
+
+func startFleet(bin, dsn, logPrefix string, replicas int) (fleet, error) {
+	token, err := createToken(bin, dsn)
+	if err != nil {
+		return nil, err
+	}
+	var f fleet
+	for i := range replicas {
+		q, err := startQuietpager(bin, dsn, token, fmt.Sprintf("%s-%d.log", logPrefix, i+1))
+		if err != nil {
+			f.stop()
+			return nil, err
+		}
+		f = append(f, q)
+	}
+	return f, nil
 }
 
-// stop sends SIGTERM and waits for a clean exit.
+func (f fleet) target() target {
+	t := target{token: f[0].token}
+	for _, q := range f {
+		t.urls = append(t.urls, q.base+"/hooks/alertmanager")
+	}
+	return t
+}
+
+func (f fleet) pids() []int {
+	var pids []int
+	for _, q := range f {
+		pids = append(pids, q.cmd.Process.Pid)
+	}
+	return pids
+}
+
+// stop stops every replica and returns the first error.
+func (f fleet) stop() error {
+	var first error
+	for _, q := range f {
+		if err := q.stop(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (f fleet) stats() serverStats {
+	var s serverStats
+	for _, q := range f {
+		r := q.stats()
+		s.batchSum, s.batchCount = s.batchSum+r.batchSum, s.batchCount+r.batchCount
+		s.commitSum, s.commitCount = s.commitSum+r.commitSum, s.commitCount+r.commitCount
+	}
+	return s
+}
+
+// peakRSS is the replicas' peak resident memory so far, summed, in MiB.
+func (f fleet) peakRSS() float64 {
+	var kib float64
+	for _, q := range f {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(q.cmd.Process.Pid), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				kib += n
+			}
+		}
+	}
+	return kib / 1024
+}
+
+// stop sends SIGTERM and waits for a clean exit; stopping twice is fine.
 func (q *quietpager) stop() error {
+	q.stopOnce.Do(func() { q.stopErr = q.terminate() })
+	return q.stopErr
+}
+
+func (q *quietpager) terminate() error {
 	q.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-q.exited:
@@ -178,7 +263,7 @@ func decodeOnly() (target, func(), error) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}
-	return target{url: "http://" + ln.Addr().String() + "/hooks/alertmanager"}, stop, nil
+	return target{urls: []string{"http://" + ln.Addr().String() + "/hooks/alertmanager"}}, stop, nil
 }
 
 // usage is CPU time spent, in seconds: by this process (the load
@@ -229,15 +314,15 @@ func cpuSeconds(pid, name string) float64 {
 
 const ticksPerSecond = 100 // USER_HZ on Linux
 
-// probeUsage reads the CPU times now; pid 0 means no server process.
-func probeUsage(pid int) usage {
+// probeUsage reads the CPU times now, counting pids as the server.
+func probeUsage(pids ...int) usage {
 	u := usage{at: time.Now()}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.gen = tv(ru.Utime) + tv(ru.Stime)
 	}
-	if pid > 0 {
-		u.server = cpuSeconds(strconv.Itoa(pid), "")
+	for _, pid := range pids {
+		u.server += cpuSeconds(strconv.Itoa(pid), "")
 	}
 	if procs, err := os.ReadDir("/proc"); err == nil {
 		for _, p := range procs {
