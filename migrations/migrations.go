@@ -87,6 +87,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if perr != nil {
 			return nil, errors.New("invalid postgres DSN: percent-encode special characters in the password (@ as %40)")
 		}
+		// Plan every statement for its arguments and the table as it is
+		// now. pgx prepares statements, and PostgreSQL's cached generic
+		// plan for the incident lookup, made while the table was small,
+		// stayed a sequential scan as it grew: 10 ms per write batch at
+		// 20k incidents instead of 1 ms (docs/benchmarks.md). A DSN that
+		// sets plan_cache_mode itself wins.
+		if q := u.Query(); q.Get("plan_cache_mode") == "" {
+			q.Set("plan_cache_mode", "force_custom_plan")
+			u.RawQuery = q.Encode()
+		}
 		if db.SQL, err = sql.Open("pgx", u.String()); err != nil {
 			return nil, fmt.Errorf("open %s: %w", redact(dsn), err)
 		}
