@@ -152,6 +152,19 @@ func (r *replica) lastSeen(t *testing.T) map[string]float64 {
 	return out
 }
 
+// heard applies oncallYAML and returns a replica whose clock stands at t0,
+// just after the heartbeat was configured, when the Watchdog (firing for
+// an hour) has just been received.
+func heard(t *testing.T, db *migrations.DB) (t0 time.Time, clk *clock, r *replica) {
+	t.Helper()
+	apply(t, db, oncallYAML)
+	t0 = time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	clk = &clock{now: t0}
+	r = newReplica(t, db, clk)
+	r.deliver(t, watchdog, t0.Add(-time.Hour), t0)
+	return t0, clk, r
+}
+
 func (r *replica) check(t *testing.T) {
 	t.Helper()
 	if err := r.checker.Check(context.Background()); err != nil {
@@ -187,12 +200,7 @@ func (r *replica) heartbeatIncidents(t *testing.T) []dedupe.Incident {
 
 func TestHeartbeatStopsAndComesBack(t *testing.T) {
 	migrationstest.ForEachDialect(t, func(t *testing.T, _ string, db *migrations.DB) {
-		apply(t, db, oncallYAML)
-		t0 := time.Now().UTC().Truncate(time.Second).Add(time.Second) // after the heartbeat was configured
-		clk := &clock{now: t0}
-		r := newReplica(t, db, clk)
-		r.deliver(t, watchdog, t0.Add(-time.Hour), t0)
-
+		t0, clk, r := heard(t, db)
 		// Heard, and repeated within the interval: nothing is missing.
 		// A Watchdog of another Prometheus does not count.
 		clk.Set(t0.Add(4 * time.Minute))
@@ -270,11 +278,7 @@ func TestHeartbeatStopsAndComesBack(t *testing.T) {
 // from its end, not from when the resolve arrived.
 func TestResolvedHeartbeatIsMissing(t *testing.T) {
 	migrationstest.ForEachDialect(t, func(t *testing.T, _ string, db *migrations.DB) {
-		apply(t, db, oncallYAML)
-		t0 := time.Now().UTC().Truncate(time.Second).Add(time.Second)
-		clk := &clock{now: t0}
-		r := newReplica(t, db, clk)
-		r.deliver(t, watchdog, t0.Add(-time.Hour), t0)
+		t0, clk, r := heard(t, db)
 		end := t0.Add(time.Minute)
 		err := r.batcher.Submit(context.Background(), []dedupe.Received{{
 			Fingerprint: dedupe.Fingerprint(watchdog), Labels: watchdog, Receiver: "web.hook",
@@ -352,12 +356,8 @@ func TestReconfiguredHeartbeat(t *testing.T) {
 // episode, one incident.
 func TestTwoReplicasRaiseOneAlert(t *testing.T) {
 	migrationstest.ForEachDialect(t, func(t *testing.T, dsn string, db *migrations.DB) {
-		apply(t, db, oncallYAML)
-		t0 := time.Now().UTC().Truncate(time.Second).Add(time.Second)
-		clk := &clock{now: t0}
-		a := newReplica(t, db, clk)
+		t0, clk, a := heard(t, db)
 		b := newReplica(t, migrationstest.Open(t, dsn), clk)
-		a.deliver(t, watchdog, t0.Add(-time.Hour), t0)
 		for i, at := range []time.Duration{6 * time.Minute, 6*time.Minute + 15*time.Second} {
 			clk.Set(t0.Add(at))
 			var wg sync.WaitGroup

@@ -175,10 +175,10 @@ func check(cfg rotation.Config) error {
 	}
 	names("heartbeat", mapSlice(cfg.Heartbeats, func(h rotation.Heartbeat) string { return h.Name }))
 	for _, h := range cfg.Heartbeats {
-		switch name := h.Alertname(); {
-		case name == "" || name == rotation.HeartbeatAlertname:
+		if name := h.Alertname(); name == "" || name == rotation.HeartbeatAlertname {
 			add("heartbeat %q: its matchers must pin an alertname with = (not %s)", h.Name, rotation.HeartbeatAlertname)
-		case h.Interval <= 0:
+		}
+		if h.Interval <= 0 {
 			add("heartbeat %q: the interval must be positive", h.Name)
 		}
 		if _, ok := h.Labels["alertname"]; ok {
