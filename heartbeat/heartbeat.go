@@ -157,6 +157,7 @@ func (c *Checker) Check(ctx context.Context) error {
 	}
 	next := c.o.Interval
 	missing := map[string]bool{} // fingerprints that stay firing
+	watched := map[string]bool{} // fingerprints of the configured heartbeats' alerts
 	heard := map[string]time.Time{}
 	var recs []dedupe.Received
 	for _, h := range hbs {
@@ -166,6 +167,9 @@ func (c *Checker) Check(ctx context.Context) error {
 			return err
 		}
 		heard[h.Name] = last
+		ls := alertLabels(h)
+		fp := dedupe.Fingerprint(ls)
+		watched[fp] = true
 		// A heartbeat counts from when it was configured until it is heard.
 		since, configured := last, !last.After(h.Since)
 		if configured {
@@ -175,8 +179,6 @@ func (c *Checker) Check(ctx context.Context) error {
 		if now.Before(missingAt) {
 			continue // alive
 		}
-		ls := alertLabels(h)
-		fp := dedupe.Fingerprint(ls)
 		missing[fp] = true
 		if now.Before(c.started.Add(h.Interval)) {
 			continue // just started: give the heartbeat its chance first
@@ -195,13 +197,16 @@ func (c *Checker) Check(ctx context.Context) error {
 			continue
 		}
 		name := e.Labels[rotation.HeartbeatLabel]
+		summary := fmt.Sprintf("Heartbeat %s is back.", name)
+		if !watched[e.Fingerprint] {
+			summary = fmt.Sprintf("Heartbeat %s was deleted or its labels changed; this alert no longer applies.", name)
+		}
 		recs = append(recs, dedupe.Received{
-			Fingerprint: e.Fingerprint, Labels: e.Labels,
-			Annotations: map[string]string{"summary": fmt.Sprintf("Heartbeat %s is back.", name)},
-			Receiver:    Receiver, GroupKey: groupKey(name),
+			Fingerprint: e.Fingerprint, Labels: e.Labels, Annotations: map[string]string{"summary": summary},
+			Receiver: Receiver, GroupKey: groupKey(name),
 			StartsAt: e.StartsAt, EndsAt: later(now, e.StartsAt), Resolved: true, ReceivedAt: now,
 		})
-		c.o.Logger.Info("heartbeat back", "heartbeat", name)
+		c.o.Logger.Info("heartbeat alert resolved", "heartbeat", name, "summary", summary)
 	}
 	c.export(heard)
 	c.mu.Lock()

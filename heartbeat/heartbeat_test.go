@@ -165,6 +165,22 @@ func heard(t *testing.T, db *migrations.DB) (t0 time.Time, clk *clock, r *replic
 	return t0, clk, r
 }
 
+// summary returns the summary annotation of the alert with fingerprint fp.
+func (r *replica) summary(t *testing.T, fp string) string {
+	t.Helper()
+	alerts, err := r.alerts.Alerts(context.Background(), dedupe.AlertQuery{Limit: 100}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alerts {
+		if a.Fingerprint == fp {
+			return a.Annotations["summary"]
+		}
+	}
+	t.Fatalf("no alert %s", fp)
+	return ""
+}
+
 func (r *replica) check(t *testing.T) {
 	t.Helper()
 	if err := r.checker.Check(context.Background()); err != nil {
@@ -233,14 +249,8 @@ func TestHeartbeatStopsAndComesBack(t *testing.T) {
 			t.Fatalf("incidents %+v, want one open, for team ops, paging", incidents)
 		}
 		fp := got[0].Fingerprint
-		alerts, err := r.alerts.Alerts(context.Background(), dedupe.AlertQuery{State: dedupe.Firing, Limit: 10}, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range alerts {
-			if a.Fingerprint == fp && !strings.Contains(a.Annotations["summary"], "since "+t0.Add(4*time.Minute).Format(time.RFC3339)) {
-				t.Errorf("summary %q does not say since when nothing arrived (%s)", a.Annotations["summary"], t0.Add(4*time.Minute).Format(time.RFC3339))
-			}
+		if s, want := r.summary(t, fp), "since "+t0.Add(4*time.Minute).Format(time.RFC3339); !strings.Contains(s, want) {
+			t.Errorf("summary %q does not say since when nothing arrived (%s)", s, want)
 		}
 
 		// Later passes keep the one episode; they do not re-send it.
@@ -267,6 +277,9 @@ func TestHeartbeatStopsAndComesBack(t *testing.T) {
 		}
 		if len(eps) != 1 || eps[0].State != dedupe.Resolved || eps[0].EndsAt == nil || !eps[0].EndsAt.Equal(clk.Now()) {
 			t.Errorf("episodes after the Watchdog came back: %+v, want one, resolved at %s", eps, clk.Now())
+		}
+		if s := r.summary(t, fp); !strings.Contains(s, "is back") {
+			t.Errorf("resolved alert's summary %q does not say the heartbeat is back", s)
 		}
 		if in := r.heartbeatIncidents(t); len(in) != 1 || in[0].State != dedupe.IncidentResolved {
 			t.Errorf("incidents after the Watchdog came back: %+v, want the one resolved", in)
@@ -340,6 +353,9 @@ func TestReconfiguredHeartbeat(t *testing.T) {
 		after := r.missing(t)
 		if len(after) != 1 || after[0].Fingerprint == before[0].Fingerprint || after[0].Labels["env"] != "staging" {
 			t.Fatalf("after relabelling: missing %+v, want one, with env=staging, not %+v", after, before)
+		}
+		if s := r.summary(t, before[0].Fingerprint); !strings.Contains(s, "labels changed") {
+			t.Errorf("the alert under the old labels resolved with summary %q", s)
 		}
 		apply(t, db, oncallYAML[:strings.Index(oncallYAML, "heartbeats:")])
 		r.check(t)
