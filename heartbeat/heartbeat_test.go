@@ -2,6 +2,7 @@ package heartbeat_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http/httptest"
 	"strconv"
@@ -82,7 +83,7 @@ type replica struct {
 	reg     *prometheus.Registry
 }
 
-func newReplica(t *testing.T, db *migrations.DB, clk *clock) *replica {
+func newReplica(t testing.TB, db *migrations.DB, clk *clock) *replica {
 	t.Helper()
 	oncall := rotationstore.New(db)
 	routes := &paging.Routes{Store: oncall, Defaults: dedupe.DefaultPolicy}
@@ -101,7 +102,7 @@ func newReplica(t *testing.T, db *migrations.DB, clk *clock) *replica {
 
 // apply makes the database's configuration yaml and returns its heartbeats
 // as stored, with the instant each counts from.
-func apply(t *testing.T, db *migrations.DB, yaml string) []rotation.Heartbeat {
+func apply(t testing.TB, db *migrations.DB, yaml string) []rotation.Heartbeat {
 	t.Helper()
 	cfg, err := rotation.ParseConfig([]byte(yaml), "oncall.yaml")
 	if err != nil {
@@ -121,7 +122,7 @@ func apply(t *testing.T, db *migrations.DB, yaml string) []rotation.Heartbeat {
 var watchdog = map[string]string{"alertname": "Watchdog", "prometheus": "eu", "severity": "none"}
 
 // deliver submits the Watchdog as Alertmanager would, firing since start.
-func (r *replica) deliver(t *testing.T, labels map[string]string, start, at time.Time) {
+func (r *replica) deliver(t testing.TB, labels map[string]string, start, at time.Time) {
 	t.Helper()
 	err := r.batcher.Submit(context.Background(), []dedupe.Received{{
 		Fingerprint: dedupe.Fingerprint(labels), Labels: labels, Receiver: "web.hook",
@@ -403,4 +404,34 @@ func TestTwoReplicasRaiseOneAlert(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkCheck is one pass over a database of 20,000 other alerts and
+// 50 Watchdogs (one per Prometheus), the heartbeat alive: what every
+// replica pays every 15 s.
+func BenchmarkCheck(b *testing.B) {
+	db := migrationstest.Open(b, migrationstest.DSN(b, migrations.SQLite))
+	apply(b, db, oncallYAML)
+	t0 := time.Now().UTC().Add(time.Second)
+	r := newReplica(b, db, &clock{now: t0})
+	for batch := range 20 {
+		recs := make([]dedupe.Received, 0, 1000)
+		for i := range 1000 {
+			ls := map[string]string{"alertname": fmt.Sprintf("Rule%d", i%100), "instance": fmt.Sprintf("host-%d-%d", batch, i)}
+			recs = append(recs, dedupe.Received{Fingerprint: dedupe.Fingerprint(ls), Labels: ls, Receiver: "web.hook",
+				GroupKey: "g", StartsAt: t0.Add(-time.Hour), ReceivedAt: t0})
+		}
+		if err := r.batcher.Submit(context.Background(), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		r.deliver(b, map[string]string{"alertname": "Watchdog", "prometheus": fmt.Sprint("p", i)}, t0.Add(-time.Hour), t0)
+	}
+	r.deliver(b, watchdog, t0.Add(-time.Hour), t0)
+	for b.Loop() {
+		if err := r.checker.Check(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
