@@ -193,6 +193,14 @@ type Episode struct {
 	IncidentID *int64 `json:"incident_id"`
 }
 
+// FiringEpisode is the firing episode of one alert, with the alert's
+// labels: enough to resolve it with a Received.
+type FiringEpisode struct {
+	Fingerprint string
+	Labels      map[string]string
+	StartsAt    time.Time
+}
+
 // AlertQuery filters the alert list.
 type AlertQuery struct {
 	State    State // "" for any

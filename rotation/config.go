@@ -27,7 +27,8 @@ import (
 //
 // It checks everything it can without a database: unknown keys (a typo
 // must not silently drop a setting), names and references, time zones,
-// shifts, matchers, urgencies, flap thresholds and the route order. Every
+// shifts, matchers, urgencies, flap thresholds, the route order and
+// heartbeats. Every
 // problem found is reported, one per line as "FILE:LINE: message", in one
 // quietpager.Invalid error; a file with any problem yields no Config at
 // all, so nobody applies half a rota.
@@ -149,8 +150,8 @@ type configRef struct {
 
 // configState is what the first pass found, for the cross-checks.
 type configState struct {
-	people, teams, rotations, routes, escalation map[string]configNamed
-	refs                                         []configRef
+	people, teams, rotations, routes, escalation, heartbeats map[string]configNamed
+	refs                                                     []configRef
 	// routesNode is the routes list, for problems with the list as a whole.
 	routesNode *yaml.Node
 	// pagingRoutes are routes that page (not digest), by team, to check
@@ -197,10 +198,11 @@ func (p *configParser) parse(data []byte) Config {
 	}
 	st := &configState{
 		people: map[string]configNamed{}, teams: map[string]configNamed{}, rotations: map[string]configNamed{},
-		routes: map[string]configNamed{}, escalation: map[string]configNamed{}, teamZones: map[string]*time.Location{},
+		routes: map[string]configNamed{}, escalation: map[string]configNamed{}, heartbeats: map[string]configNamed{},
+		teamZones: map[string]*time.Location{},
 	}
 	var cfg Config
-	top := p.mapping(root, "the configuration", "people", "teams", "rotations", "escalation", "routes")
+	top := p.mapping(root, "the configuration", "people", "teams", "rotations", "escalation", "routes", "heartbeats")
 	if top == nil {
 		return Config{}
 	}
@@ -227,6 +229,10 @@ func (p *configParser) parse(data []byte) Config {
 	} else {
 		st.routesNode = n
 		cfg.Routes = p.routes(n, st)
+	}
+	for _, n := range p.list(top["heartbeats"], "heartbeats") {
+		h, _ := p.heartbeat(n, st)
+		cfg.Heartbeats = append(cfg.Heartbeats, h)
 	}
 	p.resolve(&cfg, st)
 	return cfg
@@ -571,19 +577,9 @@ func (p *configParser) routes(n *yaml.Node, st *configState) []Route {
 			}
 		}
 		if mn := m["matchers"]; mn != nil {
-			for _, item := range p.list(mn, what+": matchers") {
-				text := p.str(item)
-				ms, err := labels.ParseMatchers(text)
-				if err == nil && len(ms) == 0 {
-					err = errors.New("empty matcher")
-				}
-				if err != nil {
-					p.errorf(item, "%s: bad matcher %s: %v (want Alertmanager syntax: severity=\"critical\", team=~\"db.*\")", what, strconv.Quote(text), err)
-					ok = false
-					continue
-				}
-				r.Matchers = append(r.Matchers, ms...)
-			}
+			var mok bool
+			r.Matchers, mok = p.matchers(mn, what)
+			ok = ok && mok
 		}
 		switch {
 		case r.Default && len(r.Matchers) > 0:
@@ -649,6 +645,106 @@ func (p *configParser) routes(n *yaml.Node, st *configState) []Route {
 		p.errorf(n, "no default route: the last route needs `default: true`, so that an alert no route matches still reaches a team")
 	}
 	return out
+}
+
+// matchers reads a list of matchers in Alertmanager syntax.
+func (p *configParser) matchers(n *yaml.Node, what string) ([]*labels.Matcher, bool) {
+	var out []*labels.Matcher
+	ok := true
+	for _, item := range p.list(n, what+": matchers") {
+		text := p.str(item)
+		ms, err := labels.ParseMatchers(text)
+		if err == nil && len(ms) == 0 {
+			err = errors.New("empty matcher")
+		}
+		if err != nil {
+			p.errorf(item, "%s: bad matcher %s: %v (want Alertmanager syntax: severity=\"critical\", team=~\"db.*\")", what, strconv.Quote(text), err)
+			ok = false
+			continue
+		}
+		out = append(out, ms...)
+	}
+	return out, ok
+}
+
+func (p *configParser) heartbeat(n *yaml.Node, st *configState) (Heartbeat, bool) {
+	m := p.mapping(n, p.label(n, "heartbeat"), "name", "matchers", "interval", "labels")
+	if m == nil {
+		return Heartbeat{}, false
+	}
+	var h Heartbeat
+	var ok bool
+	h.Name, ok = p.name(m, n, "heartbeat", st.heartbeats)
+	what := fmt.Sprintf("heartbeat %q", h.Name)
+	if mn := m["matchers"]; mn == nil {
+		p.errorf(n, "%s needs matchers naming the alert that must keep arriving: ['alertname=\"Watchdog\"']", what)
+		ok = false
+	} else {
+		var mok bool
+		h.Matchers, mok = p.matchers(mn, what)
+		switch name := h.Alertname(); {
+		case !mok:
+			ok = false
+		case name == "":
+			p.errorf(mn, "%s: the matchers must pin the alert's name with =, such as 'alertname=\"Watchdog\"' (a heartbeat is one alert rule)", what)
+			ok = false
+		case name == HeartbeatAlertname:
+			p.errorf(mn, "%s: %s is the alert quietpager raises when a heartbeat stops; it cannot be a heartbeat itself", what, HeartbeatAlertname)
+			ok = false
+		}
+	}
+	if i := m["interval"]; i == nil {
+		p.errorf(n, "%s needs an interval: how long without the alert before paging (5m, say)", what)
+		ok = false
+	} else if d, dok := p.duration(i, what+": interval", true); !dok {
+		ok = false
+	} else if h.Interval = d; d < MinHeartbeatInterval {
+		p.errorf(i, "%s: interval %s is shorter than 1m: Alertmanager's own group and repeat delays would page", what, p.str(i))
+		ok = false
+	}
+	if ln := m["labels"]; ln != nil {
+		var lok bool
+		h.Labels, lok = p.labels(ln, what)
+		ok = ok && lok
+	}
+	return h, ok
+}
+
+// labels reads a mapping of label names to values.
+func (p *configParser) labels(n *yaml.Node, what string) (map[string]string, bool) {
+	n = configDeref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s: labels: want a mapping (name: value), not a %s", what, configKind(n))
+		return nil, false
+	}
+	out := map[string]string{}
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := configDeref(n.Content[i]), configDeref(n.Content[i+1])
+		name := p.str(k)
+		switch {
+		case !configLabelName.MatchString(name):
+			p.errorf(k, "%s: labels: %q is not a label name", what, name)
+			ok = false
+			continue
+		case name == "alertname" || name == HeartbeatLabel:
+			p.errorf(k, "%s: labels: quietpager sets %s itself", what, name)
+			ok = false
+			continue
+		}
+		if _, dup := out[name]; dup {
+			p.errorf(k, "%s: labels: %s is set twice", what, name)
+			ok = false
+			continue
+		}
+		if v.Kind != yaml.ScalarNode || p.str(v) == "" {
+			p.errorf(v, "%s: labels: %s needs a value", what, name)
+			ok = false
+			continue
+		}
+		out[name] = p.str(v)
+	}
+	return out, ok
 }
 
 func (p *configParser) flap(n *yaml.Node, what string, ok bool) (flap.Options, bool) {

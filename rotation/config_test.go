@@ -152,6 +152,19 @@ var configRejections = []configCase{
 	{"slack handle instead of id", []string{"email: alice@example.com", "slack_id: '@alice'  # <-"}, "invalid slack_id"},
 	{"webhook without secret", []string{"    members: [alice]\nrotations", "    webhook:  # <-\n      url: https://example.com/hook\n    members: [alice]\nrotations"}, "webhook needs a secret"},
 	{"list where a value belongs", []string{"shift: 1w", "shift: [1w]  # <-"}, "want a single value"},
+	{"heartbeat interval under a minute", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "interval: 5m", "interval: 30s  # <-"}, `heartbeat "watchdog": interval 30s is shorter than 1m`},
+	{"heartbeat interval not a duration", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "interval: 5m", "interval: often  # <-"}, `heartbeat "watchdog": interval: invalid duration "often"`},
+	{"heartbeat without interval", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "interval: 5m", "labels: {team: ops}", "  - name: watchdog", "  - name: watchdog  # <-"}, `heartbeat "watchdog" needs an interval`},
+	{"heartbeat matchers not naming the alert", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "matchers: ['alertname=\"Watchdog\"']", "matchers: ['job=\"prometheus\"']  # <-"}, "must pin the alert's name"},
+	{"heartbeat matching by alertname regexp", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "matchers: ['alertname=\"Watchdog\"']", "matchers: ['alertname=~\"Watch.*\"']  # <-"}, "must pin the alert's name"},
+	{"heartbeat on its own alert", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "alertname=\"Watchdog\"']", "alertname=\"QuietpagerHeartbeatMissing\"']  # <-"}, "cannot be a heartbeat itself"},
+	{"heartbeat bad matcher", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "matchers: ['alertname=\"Watchdog\"']", "matchers: ['alertname=\"Watchdog']  # <-"}, `heartbeat "watchdog": bad matcher`},
+	{"heartbeat without matchers", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m", "    matchers: ['alertname=\"Watchdog\"']\n", "", "  - name: watchdog", "  - name: watchdog  # <-"}, `heartbeat "watchdog" needs matchers`},
+	{"heartbeat labels overriding its name", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m\n    labels:\n      heartbeat: other  # <-"}, "quietpager sets heartbeat itself"},
+	{"heartbeat label not a name", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m\n    labels:\n      team-name: ops  # <-"}, `"team-name" is not a label name`},
+	{"heartbeat label without value", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m\n    labels:\n      team:  # <-"}, "team needs a value"},
+	{"heartbeat unknown key", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m\n    intervall: 10m  # <-"}, `unknown key "intervall"; did you mean "interval"?`},
+	{"duplicate heartbeat", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m\n  - name: watchdog  # <-\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 5m"}, `duplicate heartbeat "watchdog" (first at line`},
 	{"yaml syntax error", []string{"    team: ops\n    members", "    team: ops\n   members: [x"}, ""},
 }
 
@@ -239,5 +252,35 @@ func TestParseConfigEmpty(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "empty.yaml") {
 			t.Errorf("ParseConfig(%q) = %v, want an error naming the file", in, err)
 		}
+	}
+}
+
+func TestParseConfigHeartbeats(t *testing.T) {
+	text := readTestdata(t, "testdata/minimal.yaml") + `heartbeats:
+  - name: prometheus-watchdog
+    matchers: ['alertname="Watchdog"', 'prometheus=~"eu-.*"']
+    interval: 5m
+    labels: {team: ops, severity: critical}
+  - name: blackbox
+    matchers: ['alertname="BlackboxWatchdog"']
+    interval: 1m
+`
+	cfg, err := ParseConfig([]byte(text), "hb.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Heartbeats) != 2 {
+		t.Fatalf("%d heartbeats, want 2: %+v", len(cfg.Heartbeats), cfg.Heartbeats)
+	}
+	w := cfg.Heartbeats[0]
+	if w.Name != "prometheus-watchdog" || w.Interval != 5*time.Minute || w.Alertname() != "Watchdog" ||
+		!reflect.DeepEqual(w.Labels, map[string]string{"team": "ops", "severity": "critical"}) || !w.Since.IsZero() {
+		t.Errorf("first heartbeat = %+v", w)
+	}
+	if len(w.Matchers) != 2 || !w.Matchers[1].Matches("eu-west") || w.Matchers[1].Matches("us-east") {
+		t.Errorf("matchers = %v", w.Matchers)
+	}
+	if b := cfg.Heartbeats[1]; b.Name != "blackbox" || b.Interval != time.Minute || b.Alertname() != "BlackboxWatchdog" || b.Labels != nil {
+		t.Errorf("second heartbeat = %+v", b)
 	}
 }

@@ -128,6 +128,48 @@ type Route struct {
 	Default bool
 }
 
+// Names of the alert quietpager raises when a heartbeat stops: its
+// alertname, and the label that names the heartbeat.
+const (
+	HeartbeatAlertname = "QuietpagerHeartbeatMissing"
+	HeartbeatLabel     = "heartbeat"
+)
+
+// MinHeartbeatInterval is the shortest interval a configuration file may
+// give a heartbeat: shorter ones page for Alertmanager's own group and
+// repeat delays.
+const MinHeartbeatInterval = time.Minute
+
+// Heartbeat is a dead man's switch: an alert that must keep arriving, such
+// as Alertmanager's Watchdog. When no alert matching Matchers has arrived
+// firing for Interval, quietpager raises an alert of its own
+// (HeartbeatAlertname, with HeartbeatLabel and Labels), which routes and
+// pages like any other.
+type Heartbeat struct {
+	Name string
+	// Matchers all must match; one of them pins the alertname with =.
+	Matchers []*labels.Matcher
+	Interval time.Duration
+	// Labels go on the alert raised when the heartbeat stops, so that a
+	// route sends it to a team.
+	Labels map[string]string
+	// Since is when apply created the heartbeat or last changed what it
+	// listens for (matchers, interval): a heartbeat never heard is missing
+	// one Interval after it. Zero in a parsed file.
+	Since time.Time
+}
+
+// Alertname is the alert name the heartbeat's matchers pin with =, or ""
+// if none does (ParseConfig refuses that).
+func (h Heartbeat) Alertname() string {
+	for _, m := range h.Matchers {
+		if m != nil && m.Name == "alertname" && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
+}
+
 // Config is the whole on-call configuration, as `quietpager apply` reads it.
 type Config struct {
 	People     []Person
@@ -135,4 +177,5 @@ type Config struct {
 	Rotations  []Rotation
 	Escalation []EscalationPolicy
 	Routes     []Route
+	Heartbeats []Heartbeat
 }

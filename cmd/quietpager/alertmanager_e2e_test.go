@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,14 @@ func alertmanagerBinary(t *testing.T) string {
 // ends.
 func startAlertmanager(t *testing.T, bin, qpURL, token string) string {
 	t.Helper()
+	amURL, _ := startKillableAlertmanager(t, bin, qpURL, token)
+	return amURL
+}
+
+// startKillableAlertmanager is startAlertmanager that also returns a kill
+// function, for a test in which Alertmanager dies.
+func startKillableAlertmanager(t *testing.T, bin, qpURL, token string) (amURL string, kill func()) {
+	t.Helper()
 	dir := t.TempDir()
 	config := fmt.Sprintf(`route:
   receiver: web.hook
@@ -77,7 +86,7 @@ receivers:
 	if err := os.Mkdir(storage, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	amURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	amURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	cmd := exec.Command(bin,
 		"--config.file="+configFile,
 		"--storage.path="+storage,
@@ -92,9 +101,15 @@ receivers:
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	var killOnce sync.Once
+	kill = func() {
+		killOnce.Do(func() {
+			cmd.Process.Kill()
+			<-exited
+		})
+	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+		kill()
 		if t.Failed() {
 			t.Logf("alertmanager output:\n%s", logs.String())
 		}
@@ -113,7 +128,7 @@ receivers:
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
-	return amURL
+	return amURL, kill
 }
 
 // amPostableAlert is an alert as Alertmanager's API v2 takes it.

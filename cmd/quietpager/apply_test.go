@@ -53,7 +53,7 @@ func TestApplyExample(t *testing.T) {
 
 			out := mustRun(t, "apply", "-f", example, "--db", dsn)
 			for _, want := range []string{"create person alice", "create team payments", "create rotation payments-primary",
-				"create escalation payments", "create route everything-else", "applied 17 changes"} {
+				"create escalation payments", "create route everything-else", "create heartbeat prometheus-watchdog", "applied 18 changes"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("first apply does not say %q:\n%s", want, out)
 				}
@@ -106,6 +106,7 @@ var applyRejections = []struct {
 	{"default route not last", []string{"    default: true", "    default: true  # <-", "urgency: page", "urgency: page\n  - name: late\n    matchers: ['a=\"b\"']\n    team: ops\n    urgency: digest"}, "not the last"},
 	{"unknown urgency", []string{"urgency: page", "urgency: urgent  # <-"}, `unknown urgency "urgent"`},
 	{"unknown key", []string{"    shift: 1w", "    shfit: 1w  # <-"}, `unknown key "shfit"; did you mean "shift"?`},
+	{"heartbeat interval too short", []string{"urgency: page", "urgency: page\nheartbeats:\n  - name: watchdog\n    matchers: ['alertname=\"Watchdog\"']\n    interval: 10s  # <-"}, "shorter than 1m"},
 	{"invalid flap thresholds", []string{"urgency: page", "urgency: page\n    flap:  # <-\n      tau: 0s\n      high: 6\n      low: 2\n      quiet: 15m"}, "invalid flap thresholds"},
 }
 

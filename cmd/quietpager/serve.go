@@ -19,6 +19,7 @@ import (
 	"github.com/quietpager/quietpager/dedupe"
 	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
 	"github.com/quietpager/quietpager/flap"
+	"github.com/quietpager/quietpager/heartbeat"
 	"github.com/quietpager/quietpager/ingest"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/integrations"
@@ -206,6 +207,11 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		}}
 	maintainer.Start(ctx)
 	defer maintainer.Stop()
+
+	heartbeats := heartbeat.New(heartbeat.Options{Config: oncall, Store: store, Submit: batcher,
+		Interval: maintenanceInterval, Now: time.Now, Logger: log, Metrics: heartbeat.NewMetrics(reg)})
+	heartbeats.Start(ctx)
+	defer heartbeats.Stop()
 
 	handler := web.New(web.Options{
 		Logger:      log,

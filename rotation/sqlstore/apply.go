@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/alertmanager/pkg/labels"
 	"gorm.io/gorm"
 
 	"github.com/quietpager/quietpager"
@@ -172,6 +173,21 @@ func check(cfg rotation.Config) error {
 			add("route %q: unknown urgency %q", r.Name, r.Urgency)
 		}
 	}
+	names("heartbeat", mapSlice(cfg.Heartbeats, func(h rotation.Heartbeat) string { return h.Name }))
+	for _, h := range cfg.Heartbeats {
+		if name := h.Alertname(); name == "" || name == rotation.HeartbeatAlertname {
+			add("heartbeat %q: its matchers must pin an alertname with = (not %s)", h.Name, rotation.HeartbeatAlertname)
+		}
+		if h.Interval <= 0 {
+			add("heartbeat %q: the interval must be positive", h.Name)
+		}
+		if _, ok := h.Labels["alertname"]; ok {
+			add("heartbeat %q: labels may not set alertname", h.Name)
+		}
+		if _, ok := h.Labels[rotation.HeartbeatLabel]; ok {
+			add("heartbeat %q: labels may not set %s", h.Name, rotation.HeartbeatLabel)
+		}
+	}
 	if len(problems) > 0 {
 		return &quietpager.Error{Code: quietpager.Invalid, Message: strings.Join(problems, "\n")}
 	}
@@ -242,7 +258,7 @@ func routeRecord(routes []rotation.Route, i int) record {
 		after = routes[i-1].Name
 	}
 	return record{
-		"order": after, "matchers": matcherText(r), "team": r.Team,
+		"order": after, "matchers": matcherText(r.Matchers), "team": r.Team,
 		"urgency": string(r.Urgency), "group_by": strings.Join(r.GroupBy, ","),
 		"reopen_window": strconv.FormatInt(durMicros(r.ReopenWindow), 10),
 		"flap":          fmt.Sprintf("%d %g %g %d", durMicros(r.Flap.Tau), r.Flap.High, r.Flap.Low, durMicros(r.Flap.Quiet)),
@@ -250,11 +266,28 @@ func routeRecord(routes []rotation.Route, i int) record {
 	}
 }
 
-// matcherText is a route's matchers as Alertmanager writes them:
+// heartbeatRecord's labels are JSON, whose object keys encoding/json
+// sorts, so equal label sets compare equal.
+func heartbeatRecord(h rotation.Heartbeat) record {
+	return record{
+		"matchers": matcherText(h.Matchers), "interval": strconv.FormatInt(durMicros(h.Interval), 10),
+		"labels": labelsJSON(h.Labels),
+	}
+}
+
+func labelsJSON(ls map[string]string) string {
+	if ls == nil {
+		ls = map[string]string{}
+	}
+	b, _ := json.Marshal(ls) // a map of strings always encodes
+	return string(b)
+}
+
+// matcherText is a list of matchers as Alertmanager writes them:
 // {severity="critical", team=~"db.*"}.
-func matcherText(r rotation.Route) string {
-	parts := make([]string, 0, len(r.Matchers))
-	for _, m := range r.Matchers {
+func matcherText(ms []*labels.Matcher) string {
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
 		if m != nil {
 			parts = append(parts, m.String())
 		}
@@ -326,6 +359,8 @@ func (a *apply) run() error {
 	policies := diffOf("escalation", want.Escalation, cur.Escalation, func(e rotation.EscalationPolicy) string { return e.Team },
 		func(l []rotation.EscalationPolicy, i int) record { return escalationRecord(l[i]) }, a)
 	routes := diffOf("route", want.Routes, cur.Routes, func(r rotation.Route) string { return r.Name }, routeRecord, a)
+	heartbeats := diffOf("heartbeat", want.Heartbeats, cur.Heartbeats, func(h rotation.Heartbeat) string { return h.Name },
+		func(l []rotation.Heartbeat, i int) record { return heartbeatRecord(l[i]) }, a)
 
 	if err := a.people(people); err != nil {
 		return err
@@ -342,7 +377,16 @@ func (a *apply) run() error {
 	if err := a.routes(routes); err != nil {
 		return err
 	}
+	if err := a.heartbeats(heartbeats); err != nil {
+		return err
+	}
 	// Deletions, each line in the plan after the creates and updates.
+	for _, n := range heartbeats.deleted {
+		a.note("delete heartbeat %s", n)
+		if err := a.tx.Exec(`DELETE FROM heartbeats WHERE id = ?`, a.cur.heartbeatID[n]).Error; err != nil {
+			return err
+		}
+	}
 	for _, n := range routes.deleted {
 		a.note("delete route %s", n)
 		if err := a.tx.Exec(`DELETE FROM routes WHERE id = ?`, a.cur.routeID[n]).Error; err != nil {
@@ -575,7 +619,7 @@ func (a *apply) routes(d diff) error {
 		if err != nil {
 			return err
 		}
-		args := []any{i, matcherText(r), a.cur.teamID[r.Team], string(r.Urgency), string(groupBy),
+		args := []any{i, matcherText(r.Matchers), a.cur.teamID[r.Team], string(r.Urgency), string(groupBy),
 			durMicros(r.ReopenWindow), durMicros(r.Flap.Tau), r.Flap.High, r.Flap.Low, durMicros(r.Flap.Quiet), r.Default}
 		if update {
 			return a.tx.Exec(`UPDATE routes SET position = ?, matchers = ?, team_id = ?, urgency = ?, group_by = ?,
@@ -604,6 +648,33 @@ func (a *apply) routes(d diff) error {
 		}
 		if err := a.tx.Exec(`UPDATE routes SET position = ? WHERE id = ? AND position <> ?`,
 			i, a.cur.routeID[r.Name], i).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// heartbeats writes created and updated heartbeats. A heartbeat's clock
+// (configured_at) starts again when what it listens for changes (matchers,
+// interval), not when only the labels of its alert do.
+func (a *apply) heartbeats(d diff) error {
+	now := micros(a.s.now())
+	for _, i := range d.create {
+		h := a.want.Heartbeats[i]
+		if err := a.tx.Exec(`INSERT INTO heartbeats (name, matchers, interval_us, labels, configured_at) VALUES (?, ?, ?, ?, ?)`,
+			h.Name, matcherText(h.Matchers), durMicros(h.Interval), labelsJSON(h.Labels), now).Error; err != nil {
+			return err
+		}
+	}
+	for i, changed := range d.update {
+		h := a.want.Heartbeats[i]
+		q := `UPDATE heartbeats SET matchers = ?, interval_us = ?, labels = ? WHERE id = ?`
+		args := []any{matcherText(h.Matchers), durMicros(h.Interval), labelsJSON(h.Labels)}
+		if slices.ContainsFunc(changed, func(k string) bool { return k != "labels" }) {
+			q = `UPDATE heartbeats SET matchers = ?, interval_us = ?, labels = ?, configured_at = ? WHERE id = ?`
+			args = append(args, now)
+		}
+		if err := a.tx.Exec(q, append(args, a.cur.heartbeatID[h.Name])...).Error; err != nil {
 			return err
 		}
 	}

@@ -16,18 +16,19 @@ import (
 
 // snapshot is the stored configuration with the row ids behind its names.
 type snapshot struct {
-	cfg        rotation.Config
-	personID   map[string]int64
-	teamID     map[string]int64
-	rotationID map[string]int64
-	policyID   map[string]int64 // by team name
-	routeID    map[string]int64
+	cfg         rotation.Config
+	personID    map[string]int64
+	teamID      map[string]int64
+	rotationID  map[string]int64
+	policyID    map[string]int64 // by team name
+	routeID     map[string]int64
+	heartbeatID map[string]int64
 }
 
 // Load reads the whole configuration back. People, teams, rotations and
 // escalation policies come sorted by name (the file's order is not kept:
 // reordering a file changes nothing); routes and every member and step
-// list come in their configured order.
+// list come in their configured order. Heartbeats come sorted by name.
 func (s *Store) Load(ctx context.Context) (rotation.Config, error) {
 	var snap *snapshot
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -44,9 +45,9 @@ func (s *Store) Load(ctx context.Context) (rotation.Config, error) {
 func load(tx *gorm.DB) (*snapshot, error) {
 	snap := &snapshot{
 		personID: map[string]int64{}, teamID: map[string]int64{}, rotationID: map[string]int64{},
-		policyID: map[string]int64{}, routeID: map[string]int64{},
+		policyID: map[string]int64{}, routeID: map[string]int64{}, heartbeatID: map[string]int64{},
 	}
-	for _, f := range []func(*gorm.DB, *snapshot) error{loadPeople, loadTeams, loadRotations, loadEscalation, loadRoutes} {
+	for _, f := range []func(*gorm.DB, *snapshot) error{loadPeople, loadTeams, loadRotations, loadEscalation, loadRoutes, loadHeartbeats} {
 		if err := f(tx, snap); err != nil {
 			return nil, err
 		}
@@ -267,4 +268,44 @@ func loadRoutes(tx *gorm.DB, snap *snapshot) error {
 		snap.cfg.Routes = append(snap.cfg.Routes, r)
 		return nil
 	})
+}
+
+// Heartbeats reads the heartbeats alone, for the checker that runs every
+// few seconds.
+func (s *Store) Heartbeats(ctx context.Context) ([]rotation.Heartbeat, error) {
+	snap := &snapshot{heartbeatID: map[string]int64{}}
+	if err := loadHeartbeats(s.db.WithContext(ctx), snap); err != nil {
+		return nil, fail(err, "read the heartbeats")
+	}
+	return snap.cfg.Heartbeats, nil
+}
+
+func loadHeartbeats(tx *gorm.DB, snap *snapshot) error {
+	return scanRows(tx, `SELECT id, name, matchers, interval_us, labels, configured_at FROM heartbeats ORDER BY name`,
+		func(scan func(...any) error) error {
+			var (
+				id, interval, since int64
+				h                   rotation.Heartbeat
+				matchers, ls        string
+			)
+			if err := scan(&id, &h.Name, &matchers, &interval, &ls, &since); err != nil {
+				return err
+			}
+			ms, err := labels.ParseMatchers(matchers)
+			if err != nil {
+				return quietpager.Wrap(quietpager.Internal, err, fmt.Sprintf("heartbeat %s: stored matchers %s do not parse", h.Name, matchers))
+			}
+			h.Matchers = ms
+			if err := json.Unmarshal([]byte(ls), &h.Labels); err != nil {
+				return quietpager.Wrap(quietpager.Internal, err, "heartbeat "+h.Name+": stored labels are not a JSON object")
+			}
+			if len(h.Labels) == 0 {
+				h.Labels = nil
+			}
+			h.Interval = fromDurMicros(interval)
+			h.Since = fromMicros(since)
+			snap.heartbeatID[h.Name] = id
+			snap.cfg.Heartbeats = append(snap.cfg.Heartbeats, h)
+			return nil
+		})
 }

@@ -1,5 +1,5 @@
 // Package sqlstore keeps the on-call configuration (people, teams,
-// rotations, escalation policies, routes) and overrides in the SQL database
+// rotations, escalation policies, routes, heartbeats) and overrides in the SQL database
 // (SQLite or PostgreSQL) through gorm.
 //
 // The configuration is written whole by Apply, which makes the database

@@ -108,7 +108,16 @@ func canon(cfg rotation.Config) []string {
 		add("route %s matchers=%q team=%s urgency=%s group_by=%q reopen=%s flap=%+v default=%v",
 			r.Name, ms, r.Team, r.Urgency, r.GroupBy, r.ReopenWindow, r.Flap, r.Default)
 	}
-	return out
+	part = nil
+	for _, h := range cfg.Heartbeats {
+		ms := make([]string, len(h.Matchers))
+		for i, m := range h.Matchers {
+			ms[i] = m.String()
+		}
+		part = append(part, fmt.Sprintf("heartbeat %s matchers=%q interval=%s labels=%v", h.Name, ms, h.Interval, h.Labels))
+	}
+	slices.Sort(part)
+	return append(out, part...)
 }
 
 func sameConfig(t *testing.T, got, want rotation.Config) {
@@ -132,7 +141,7 @@ func TestApplyRoundTrip(t *testing.T) {
 		cfg := parse(t, example(t))
 		plan := mustApply(t, s, cfg, false)
 		// Everything is created, nothing else.
-		want := len(cfg.People) + len(cfg.Teams) + len(cfg.Rotations) + len(cfg.Escalation) + len(cfg.Routes)
+		want := len(cfg.People) + len(cfg.Teams) + len(cfg.Rotations) + len(cfg.Escalation) + len(cfg.Routes) + len(cfg.Heartbeats)
 		if len(plan.Changes) != want {
 			t.Errorf("first Apply planned %d changes, want %d creates:\n%s", len(plan.Changes), want, plan)
 		}
@@ -270,6 +279,69 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 	})
 }
 
+// Heartbeats are applied by name like the rest; the instant a heartbeat
+// counts from (Since) is when it was created or its matchers or interval
+// last changed, not when only its alert's labels did.
+func TestApplyHeartbeats(t *testing.T) {
+	migrationstest.ForEachDialect(t, func(t *testing.T, _ string, db *migrations.DB) {
+		ctx := context.Background()
+		s := sqlstore.New(db)
+		now := monday
+		sqlstore.SetClock(s, func() time.Time { return now })
+		base := example(t)
+		cfg := parse(t, base)
+		if len(cfg.Heartbeats) != 1 {
+			t.Fatalf("the example should show one heartbeat, has %d", len(cfg.Heartbeats))
+		}
+		mustApply(t, s, cfg, false)
+		got, err := s.Heartbeats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Alertname() != "Watchdog" || got[0].Interval != 5*time.Minute ||
+			!reflect.DeepEqual(got[0].Labels, map[string]string{"team": "payments", "severity": "critical"}) || !got[0].Since.Equal(monday) {
+			t.Fatalf("Heartbeats() = %+v", got)
+		}
+		since := func() time.Time {
+			t.Helper()
+			hs, err := s.Heartbeats(ctx)
+			if err != nil || len(hs) == 0 {
+				t.Fatalf("Heartbeats() = %v, %v", hs, err)
+			}
+			return hs[0].Since
+		}
+
+		now = monday.Add(time.Hour)
+		relabelled := parse(t, edit(t, base, "labels: {team: payments, severity: critical}", "labels: {team: databases, severity: critical}"))
+		samePlan(t, mustApply(t, s, relabelled, false), "update heartbeat prometheus-watchdog: labels")
+		if got := since(); !got.Equal(monday) {
+			t.Errorf("after a labels change Since = %s, want still %s", got, monday)
+		}
+		sameConfig(t, mustLoad(t, s), relabelled)
+
+		now = monday.Add(2 * time.Hour)
+		slower := parse(t, edit(t, base, "interval: 5m", "interval: 10m", `matchers: ['alertname="Watchdog"']`, `matchers: ['alertname="Watchdog"', 'env="prod"']`))
+		samePlan(t, mustApply(t, s, slower, true), "update heartbeat prometheus-watchdog: interval, labels, matchers")
+		if got := since(); !got.Equal(monday) {
+			t.Errorf("a dry run moved Since to %s", got)
+		}
+		mustApply(t, s, slower, false)
+		if got := since(); !got.Equal(now) {
+			t.Errorf("after an interval change Since = %s, want %s", got, now)
+		}
+		sameConfig(t, mustLoad(t, s), slower)
+
+		none := slower
+		none.Heartbeats = nil
+		samePlan(t, mustApply(t, s, none, false), "delete heartbeat prometheus-watchdog")
+		if hs, err := s.Heartbeats(ctx); err != nil || len(hs) != 0 {
+			t.Errorf("after deleting: Heartbeats() = %v, %v", hs, err)
+		}
+		samePlan(t, mustApply(t, s, cfg, false), "create heartbeat prometheus-watchdog")
+		samePlan(t, mustApply(t, s, cfg, false))
+	})
+}
+
 // Apply refuses a Config built in code that a file could not have given.
 func TestApplyRefusesAnInconsistentConfig(t *testing.T) {
 	migrationstest.ForEachDialect(t, func(t *testing.T, _ string, db *migrations.DB) {
@@ -278,11 +350,12 @@ func TestApplyRefusesAnInconsistentConfig(t *testing.T) {
 		cfg.Rotations = slices.Clone(cfg.Rotations)
 		cfg.Rotations[0].Members = []string{"nobody"}
 		cfg.People = append(slices.Clone(cfg.People), cfg.People[0])
+		cfg.Heartbeats = append(slices.Clone(cfg.Heartbeats), rotation.Heartbeat{Name: "no-name", Interval: time.Minute})
 		_, err := s.Apply(context.Background(), cfg, false)
 		if quietpager.ErrorCode(err) != quietpager.Invalid {
 			t.Fatalf("Apply = %v, want invalid", err)
 		}
-		for _, want := range []string{`unknown person "nobody"`, `duplicate person "alice"`} {
+		for _, want := range []string{`unknown person "nobody"`, `duplicate person "alice"`, `heartbeat "no-name": its matchers must pin an alertname`} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %s", err, want)
 			}
