@@ -45,11 +45,18 @@ func TestShippedPrometheusRules(t *testing.T) {
 	}
 
 	// Slack and SMTP configured (never reached) so that their breakers exist.
-	s := startServer(t, "sqlite:"+filepath.Join(t.TempDir(), "qp.db"),
+	// The example configuration declares a heartbeat, so its gauge exists.
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "qp.db")
+	mustRun(t, "apply", "-f", filepath.Join("..", "..", "docs", "examples", "oncall.yaml"), "--db", dsn)
+	s := startServer(t, dsn,
 		"--slack-bot-token", "xoxb-test", "--slack-api-url", "http://127.0.0.1:9/", "--smtp-addr", "127.0.0.1:9")
 	token := createToken(t, "sqlite:"+filepath.Join(t.TempDir(), "unused.db"), "x") // any token: a 401 fills the code series
 	mustPostWebhook(t, s.URL, token, webhookBody(t, firing(map[string]string{"alertname": "A"})), http.StatusUnauthorized)
-	exported := scrape(t, s.URL)
+	var exported map[string]bool
+	waitFor(t, 10*time.Second, "the heartbeat gauge", func() (bool, string) {
+		exported = scrape(t, s.URL)
+		return exported["quietpager_heartbeat_last_seen_seconds"], "not exported yet"
+	})
 
 	metric := regexp.MustCompile(`quietpager_[a-z_]+`)
 	rules := 0
