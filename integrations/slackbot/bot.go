@@ -321,11 +321,7 @@ func (b *Bot) errorReply(err error) reply {
 		return ephemeral("%s", escape(upperFirst(quietpager.ErrorMessage(err))))
 	case quietpager.Unavailable:
 		b.o.Logger.Warn("slack command failed", "err", err)
-		return ephemeral("quietpager cannot reach its database right now; try again in a moment.")
-	}
-	if integrations.Permanent(err) || errors.Is(err, integrations.ErrCircuitOpen) || errors.Is(err, context.DeadlineExceeded) {
-		b.o.Logger.Warn("slack command failed", "err", err)
-		return ephemeral("That did not work: a service quietpager depends on failed (%s). Try again in a moment.", escape(err.Error()))
+		return ephemeral("That did not work: %s. Try again in a moment.", escape(quietpager.ErrorMessage(err)))
 	}
 	b.o.Logger.Error("slack command failed", "err", err)
 	return ephemeral("Something went wrong inside quietpager; it has been logged.")

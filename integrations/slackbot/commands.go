@@ -189,8 +189,11 @@ func (b *Bot) silence(ctx context.Context, me rotation.Person, id int64, d time.
 		Matchers: in.CommonLabels, StartsAt: now, EndsAt: end, CreatedBy: me.Name,
 		Comment: fmt.Sprintf("quietpager incident #%d %s: %s", id, in.Title, b.incidentURL(id)),
 	})
+	if integrations.Permanent(err) {
+		return reply{}, quietpager.Wrap(quietpager.Invalid, err, "Alertmanager refused the silence: "+err.Error())
+	}
 	if err != nil {
-		return reply{}, err
+		return reply{}, quietpager.Wrap(quietpager.Unavailable, err, "Alertmanager did not take the silence")
 	}
 	if err := b.o.Incidents.RecordSilence(ctx, id, dedupe.Silence{ID: silenceID, CreatedBy: me.Name, CreatedAt: now, EndsAt: end}); err != nil {
 		return reply{}, err
@@ -335,7 +338,7 @@ func shiftOn(r rotation.Rotation, person string, from, to time.Time, overrides [
 
 func whom(c Command) string {
 	if c.SlackUser != "" {
-		return "<@" + c.SlackUser + ">"
+		return "the Slack user " + c.SlackUser
 	}
 	return strconv.Quote(truncateRunes(c.Person, 40))
 }

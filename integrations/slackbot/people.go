@@ -2,9 +2,9 @@ package slackbot
 
 import (
 	"context"
-	"fmt"
 	"time"
 
+	"github.com/quietpager/quietpager"
 	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/rotation"
 )
@@ -73,7 +73,7 @@ func (b *Bot) slackIDOf(ctx context.Context, email string) (string, error) {
 	}
 	id, err := b.o.Slack.LookupByEmail(ctx, email)
 	if err != nil && !integrations.Permanent(err) {
-		return "", fmt.Errorf("looking up %s in Slack: %w", email, err)
+		return "", quietpager.Wrap(quietpager.Unavailable, err, "Slack did not answer who you are")
 	}
 	// A Permanent error is Slack saying there is no such user: cache that too.
 	b.mu.Lock()

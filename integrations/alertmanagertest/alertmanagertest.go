@@ -1,0 +1,168 @@
+// Package alertmanagertest starts the real Alertmanager binary for tests:
+// as the sender of webhooks, and as the API that silences go to.
+package alertmanagertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Missing says how to install Alertmanager.
+const Missing = "alertmanager not on PATH; install with go install github.com/prometheus/alertmanager/cmd/alertmanager@v0.31.1"
+
+// NullConfig routes every alert to a receiver that sends nothing.
+const NullConfig = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
+
+// Binary finds the alertmanager binary on PATH. Without it the test fails
+// when CI=true (CI installs it) and is skipped otherwise.
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("alertmanager")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(Missing)
+		}
+		t.Skip(Missing)
+	}
+	return bin
+}
+
+// Start runs bin on a free loopback port, clustering off, with config as
+// its alertmanager.yml and its own storage, waits until it is ready, and
+// kills it when the test ends. It returns its base URL.
+func Start(t testing.TB, bin, config string) string {
+	t.Helper()
+	dir := t.TempDir()
+	configFile := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	storage := filepath.Join(dir, "data")
+	if err := os.Mkdir(storage, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin,
+		"--config.file="+configFile,
+		"--storage.path="+storage,
+		"--web.listen-address="+addr,
+		"--cluster.listen-address=",
+		"--log.level=debug",
+	)
+	logs := &buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start alertmanager: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("alertmanager output:\n%s", logs.String())
+		}
+	})
+	url := "http://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for !ready(url) {
+		select {
+		case <-exited:
+			t.Fatalf("alertmanager exited:\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alertmanager was not ready within 15s:\n%s", logs.String())
+		}
+	}
+	return url
+}
+
+func ready(url string) bool {
+	resp, err := http.Get(url + "/-/ready")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// Silence is a silence as Alertmanager's API v2 lists it.
+type Silence struct {
+	ID       string `json:"id"`
+	Matchers []struct {
+		Name    string `json:"name"`
+		Value   string `json:"value"`
+		IsRegex bool   `json:"isRegex"`
+		IsEqual *bool  `json:"isEqual"`
+	} `json:"matchers"`
+	StartsAt  time.Time `json:"startsAt"`
+	EndsAt    time.Time `json:"endsAt"`
+	CreatedBy string    `json:"createdBy"`
+	Comment   string    `json:"comment"`
+	Status    struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// MatcherMap returns the silence's equality matchers as a label map.
+func (s Silence) MatcherMap() map[string]string {
+	out := map[string]string{}
+	for _, m := range s.Matchers {
+		if !m.IsRegex && (m.IsEqual == nil || *m.IsEqual) {
+			out[m.Name] = m.Value
+		}
+	}
+	return out
+}
+
+// Silences reads every silence back through GET /api/v2/silences.
+func Silences(url string) ([]Silence, error) {
+	resp, err := http.Get(url + "/api/v2/silences")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/v2/silences: %s", resp.Status)
+	}
+	var out []Silence
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// buffer collects Alertmanager's output from two goroutines.
+type buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
