@@ -5,15 +5,14 @@ package alertmanagertest
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/quietpager/quietpager/integrations/internal/proctest"
 )
 
 // Missing says how to install Alertmanager.
@@ -50,7 +49,7 @@ func Start(t testing.TB, bin, config string) string {
 	if err := os.Mkdir(storage, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
 	cmd := exec.Command(bin,
 		"--config.file="+configFile,
 		"--storage.path="+storage,
@@ -58,7 +57,7 @@ func Start(t testing.TB, bin, config string) string {
 		"--cluster.listen-address=",
 		"--log.level=debug",
 	)
-	logs := &buffer{}
+	logs := &proctest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start alertmanager: %v", err)
@@ -137,32 +136,4 @@ func Silences(url string) ([]Silence, error) {
 	}
 	var out []Silence
 	return out, json.NewDecoder(resp.Body).Decode(&out)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// buffer collects Alertmanager's output from two goroutines.
-type buffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

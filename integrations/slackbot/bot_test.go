@@ -280,12 +280,8 @@ func TestSwap(t *testing.T) {
 func TestSilence(t *testing.T) {
 	bin := alertmanagertest.Binary(t)
 	migrationstest.ForEachDialect(t, func(t *testing.T, _ string, db *migrations.DB) {
-		am := alertmanagertest.Start(t, bin, alertmanagertest.NullConfig)
-		w := newWorld(t, db, func(o *slackbot.Options) {
-			o.Silencer = integrations.NewAlertmanager(integrations.AlertmanagerOptions{URL: am})
-			o.MaxSilence = 24 * time.Hour
-			o.Now = time.Now // Alertmanager refuses silences that ended already
-		})
+		am, silencer := withAlertmanager(t, bin)
+		w := newWorld(t, db, silencer, func(o *slackbot.Options) { o.MaxSilence = 24 * time.Hour })
 		id := w.open(map[string]string{"alertname": "DiskFull", "instance": "db-1", "team": "payments"}, time.Now().Add(-time.Minute))
 
 		m := w.command("U0ALICE", fmt.Sprintf("silence %d 2h", id))
@@ -472,11 +468,8 @@ func TestStopCancelsWorkInFlight(t *testing.T) {
 func TestButtons(t *testing.T) {
 	bin := alertmanagertest.Binary(t)
 	migrationstest.ForEachDialect(t, func(t *testing.T, _ string, db *migrations.DB) {
-		am := alertmanagertest.Start(t, bin, alertmanagertest.NullConfig)
-		w := newWorld(t, db, func(o *slackbot.Options) {
-			o.Silencer = integrations.NewAlertmanager(integrations.AlertmanagerOptions{URL: am})
-			o.Now = time.Now
-		})
+		am, silencer := withAlertmanager(t, bin)
+		w := newWorld(t, db, silencer)
 		id := w.open(map[string]string{"alertname": "DiskFull", "instance": "db-1"}, time.Now().Add(-time.Minute))
 		value := strconv.FormatInt(id, 10)
 
@@ -522,5 +515,3 @@ func TestButtons(t *testing.T) {
 		w.responses.none(t)
 	})
 }
-
-

@@ -31,9 +31,15 @@ const incidentsListed = 10
 // ActionSwapAccept is the action id of a swap offer's Accept button.
 const ActionSwapAccept = "swap_accept"
 
-func checkTeam(cfg rotation.Config, team string) error {
+// checkTeam answers NotFound, naming the teams, for a team that does not
+// exist ("" is every team).
+func (b *Bot) checkTeam(ctx context.Context, team string) error {
 	if team == "" {
 		return nil
+	}
+	cfg, err := b.o.OnCall.Load(ctx)
+	if err != nil {
+		return err
 	}
 	var names []string
 	for _, t := range cfg.Teams {
@@ -51,7 +57,7 @@ func (b *Bot) who(ctx context.Context, _ string, team string) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := checkTeam(cfg, team); err != nil {
+	if err := b.checkTeam(ctx, team); err != nil {
 		return reply{}, err
 	}
 	now := b.o.Now().UTC()
@@ -91,14 +97,8 @@ func forTeam(team string) string {
 // incidents lists the open and acknowledged incidents, oldest first, each
 // with its buttons.
 func (b *Bot) incidents(ctx context.Context, _ string, team string) (reply, error) {
-	if team != "" {
-		cfg, err := b.o.OnCall.Load(ctx)
-		if err != nil {
-			return reply{}, err
-		}
-		if err := checkTeam(cfg, team); err != nil {
-			return reply{}, err
-		}
+	if err := b.checkTeam(ctx, team); err != nil {
+		return reply{}, err
 	}
 	var list []dedupe.Incident
 	for _, st := range []dedupe.IncidentState{dedupe.IncidentOpen, dedupe.IncidentAcknowledged} {

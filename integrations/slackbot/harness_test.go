@@ -17,6 +17,7 @@ import (
 	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
 	"github.com/quietpager/quietpager/flap"
 	"github.com/quietpager/quietpager/integrations"
+	"github.com/quietpager/quietpager/integrations/alertmanagertest"
 	"github.com/quietpager/quietpager/integrations/slackbot"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/rotation"
@@ -137,6 +138,18 @@ func newWorld(t *testing.T, db *migrations.DB, edit ...func(*slackbot.Options)) 
 	w.bot = slackbot.New(o)
 	t.Cleanup(func() { w.bot.Stop(context.Background()) })
 	return w
+}
+
+// withAlertmanager starts a real Alertmanager and returns its URL and the
+// option that makes the bot silence there. The bot then runs on the real
+// clock: Alertmanager refuses silences that have ended already.
+func withAlertmanager(t *testing.T, bin string) (string, func(*slackbot.Options)) {
+	t.Helper()
+	am := alertmanagertest.Start(t, bin, alertmanagertest.NullConfig)
+	return am, func(o *slackbot.Options) {
+		o.Silencer = integrations.NewAlertmanager(integrations.AlertmanagerOptions{URL: am})
+		o.Now = time.Now
+	}
 }
 
 // command runs the slash command as the Slack user and returns the

@@ -110,14 +110,8 @@ func (b *Bot) noisy(ctx context.Context, _ string, team string) (reply, error) {
 	if b.o.Noise == nil {
 		return ephemeral("The noise ranking is not set up."), nil
 	}
-	if team != "" {
-		cfg, err := b.o.OnCall.Load(ctx)
-		if err != nil {
-			return reply{}, err
-		}
-		if err := checkTeam(cfg, team); err != nil {
-			return reply{}, err
-		}
+	if err := b.checkTeam(ctx, team); err != nil {
+		return reply{}, err
 	}
 	now := b.o.Now().UTC()
 	rules, err := b.o.Noise.Noise(ctx, team, now.Add(-7*24*time.Hour), now)

@@ -173,6 +173,11 @@ func (p *Pager) Schedule(ctx context.Context, tx *sql.Tx, changes []dedupe.Incid
 			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening, Urgent: true}})
 		}
 	}
+	return p.insertTx(ctx, tx, params)
+}
+
+// insertTx inserts jobs in the incident store's transaction.
+func (p *Pager) insertTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
 	if len(params) == 0 {
 		return nil
 	}
@@ -202,15 +207,7 @@ func (p *Pager) Grown(ctx context.Context, tx *sql.Tx, changes []dedupe.Incident
 		params = append(params, river.InsertManyParams{Args: UpdateArgs{IncidentID: c.ID, Event: dedupe.EventAlertAdded},
 			InsertOpts: &river.InsertOpts{ScheduledAt: p.o.Now().Add(StormUpdateDelay)}})
 	}
-	if len(params) == 0 {
-		return nil
-	}
-	client, err := p.riverClient()
-	if err != nil {
-		return err
-	}
-	_, err = client.InsertManyTx(ctx, tx, params)
-	return err
+	return p.insertTx(ctx, tx, params)
 }
 
 // Transitioned is the incident store's OnTransition hook: a person
