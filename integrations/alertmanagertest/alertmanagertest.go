@@ -57,32 +57,8 @@ func Start(t testing.TB, bin, config string) string {
 		"--cluster.listen-address=",
 		"--log.level=debug",
 	)
-	logs := &proctest.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start alertmanager: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("alertmanager output:\n%s", logs.String())
-		}
-	})
 	url := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for !ready(url) {
-		select {
-		case <-exited:
-			t.Fatalf("alertmanager exited:\n%s", logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager was not ready within 15s:\n%s", logs.String())
-		}
-	}
+	proctest.Start(t, "alertmanager", cmd, func() bool { return ready(url) })
 	return url
 }
 

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/quietpager/quietpager/integrations/internal/proctest"
 )
@@ -48,29 +47,8 @@ func Start(t testing.TB, extraArgs ...string) (*Server, bool) {
 		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
 		"--disable-version-check", "--smtp-disable-rdns", "--quiet",
 	}, extraArgs...)...)
-	out := &proctest.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mailpit: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	// The HTTP API can be up a moment before SMTP: wait for both.
-	deadline := time.Now().Add(15 * time.Second)
-	for !s.ready() {
-		select {
-		case <-exited:
-			t.Fatalf("mailpit exited:\n%s", out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start:\n%s", out.String())
-		}
-	}
+	// The HTTP API can be up a moment before SMTP: ready waits for both.
+	proctest.Start(t, "mailpit", cmd, s.ready)
 	return s, true
 }
 

@@ -4,9 +4,11 @@ package proctest
 
 import (
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -36,4 +38,36 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Start starts cmd, waits up to 15 s until ready reports true, and kills
+// the process when the test ends (logging its output if the test failed).
+// A process that exits or is not ready in time fails the test.
+func Start(t testing.TB, name string, cmd *exec.Cmd, ready func() bool) {
+	t.Helper()
+	out := &Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !ready() {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited:\n%s", name, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not ready within 15s:\n%s", name, out.String())
+		}
+	}
 }
