@@ -250,11 +250,11 @@ func (b *Bot) run(ctx context.Context, userID string, c Command) (reply, error) 
 	case SubHelp:
 		return ephemeral("%s", b.help()), nil
 	case SubWho:
-		return b.who(ctx, userID, c.Team)
+		return b.who(ctx, c.Team)
 	case SubIncidents:
-		return b.incidents(ctx, userID, c.Team)
+		return b.incidents(ctx, c.Team)
 	case SubNoisy:
-		return b.noisy(ctx, userID, c.Team)
+		return b.noisy(ctx, c.Team)
 	}
 	cfg, me, err := b.caller(ctx, userID)
 	if err != nil {
@@ -315,6 +315,9 @@ func (b *Bot) errorReply(err error) reply {
 		return ephemeral("I don't know who you are in quietpager yet. To link your Slack account, "+
 			"ask whoever keeps the on-call file (`quietpager apply`) to set `slack_id: %s` on your entry "+
 			"under `people`, or set your `email` there to the address of your Slack account.", nl.userID)
+	}
+	if errors.Is(err, context.Canceled) {
+		return ephemeral("quietpager is restarting; try again in a moment.")
 	}
 	switch quietpager.ErrorCode(err) {
 	case quietpager.Invalid, quietpager.NotFound, quietpager.Conflict:

@@ -52,7 +52,7 @@ func (b *Bot) checkTeam(ctx context.Context, team string) error {
 }
 
 // who lists, per rotation, who is on call now, until when, and who is next.
-func (b *Bot) who(ctx context.Context, _ string, team string) (reply, error) {
+func (b *Bot) who(ctx context.Context, team string) (reply, error) {
 	cfg, err := b.o.OnCall.Load(ctx)
 	if err != nil {
 		return reply{}, err
@@ -96,7 +96,7 @@ func forTeam(team string) string {
 
 // incidents lists the open and acknowledged incidents, oldest first, each
 // with its buttons.
-func (b *Bot) incidents(ctx context.Context, _ string, team string) (reply, error) {
+func (b *Bot) incidents(ctx context.Context, team string) (reply, error) {
 	if err := b.checkTeam(ctx, team); err != nil {
 		return reply{}, err
 	}

@@ -106,7 +106,7 @@ func fixLine(h flap.RuleHint, n dedupe.RuleNoise) string {
 const noisyTop = 5
 
 // noisy lists the five costliest rules of the last seven days.
-func (b *Bot) noisy(ctx context.Context, _ string, team string) (reply, error) {
+func (b *Bot) noisy(ctx context.Context, team string) (reply, error) {
 	if b.o.Noise == nil {
 		return ephemeral("The noise ranking is not set up."), nil
 	}
