@@ -202,6 +202,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	defer maintainer.Stop()
 
 	var bot web.SlackBot
+	if (slackClient == nil) != (*slackSecret == "") {
+		log.Warn("the Slack bot needs both --slack-bot-token and --slack-signing-secret; /slack/commands and /slack/interactions are off")
+	}
 	if slackClient != nil && *slackSecret != "" {
 		b := newSlackBot(slackBotSettings{command: *slackCommand, externalURL: *externalURL, maxSilence: *maxSilence,
 			amURL: *amURL, amUser: *amUser, amPassword: env.str("QUIETPAGER_ALERTMANAGER_PASSWORD", "")},
@@ -213,23 +216,23 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		}()
 		bot = b
 	}
-	handler := web.New(web.Options{
-		Logger:             log,
-		Gatherer:           reg,
-		Metrics:            metrics,
-		Auth:               &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
-		Limiter:            &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
-		Submit:             batcher,
-		Alerts:             store,
-		Incidents:          store,
-		OnCall:             oncall,
-		DeadLetters:        pager,
-		SlackBot:           bot,
-		SlackSigningSecret: *slackSecret,
-		Ready:              ready(db),
-		MaxBody:            *maxBody,
-		Now:                time.Now,
-	})
+	webOptions := web.Options{
+		Logger:      log,
+		Gatherer:    reg,
+		Metrics:     metrics,
+		Auth:        &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
+		Limiter:     &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
+		Submit:      batcher,
+		Alerts:      store,
+		Incidents:   store,
+		OnCall:      oncall,
+		DeadLetters: pager,
+		Ready:       ready(db),
+		MaxBody:     *maxBody,
+		Now:         time.Now,
+	}
+	webOptions.SlackBot, webOptions.SlackSigningSecret = bot, *slackSecret
+	handler := web.New(webOptions)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

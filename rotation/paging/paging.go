@@ -197,12 +197,13 @@ const StormUpdateDelay = 10 * time.Second
 // incidents. One update job per incident, a little later, edits its Slack
 // messages (the counts changed) and says so in the page's thread; further
 // batches meanwhile join that job (it is unique while it waits). Incidents
-// that never page (no team, digest) are skipped.
+// that never page (no team, digest) are skipped, and so are batches in
+// which only flapping alerts fired again.
 func (p *Pager) Grown(ctx context.Context, tx *sql.Tx, changes []dedupe.IncidentChange) error {
 	var params []river.InsertManyParams
 	for _, c := range changes {
-		if c.Team == "" || c.Urgency == string(rotation.UrgencyDigest) {
-			continue
+		if c.Team == "" || c.Urgency == string(rotation.UrgencyDigest) || !c.Page {
+			continue // never paged, or only flapping alerts fired again: flap detection keeps those quiet
 		}
 		params = append(params, river.InsertManyParams{Args: UpdateArgs{IncidentID: c.ID, Event: dedupe.EventAlertAdded},
 			InsertOpts: &river.InsertOpts{ScheduledAt: p.o.Now().Add(StormUpdateDelay)}})
