@@ -113,6 +113,8 @@ const (
 	EventAcknowledged    = "acknowledged"
 	EventResolved        = "resolved"
 	EventPaged           = "paged"
+	EventSilenced        = "silenced"
+	EventNotActionable   = "not_actionable"
 )
 
 // Actors that are not people.
@@ -185,6 +187,39 @@ type IncidentDetail struct {
 	EpisodeList []IncidentEpisode `json:"episode_list"`
 	Timeline    []Event           `json:"timeline"`
 	Pages       []PageRecord      `json:"pages"`
+	Silences    []Silence         `json:"silences"`
+	Feedback    []Feedback        `json:"feedback"`
+}
+
+// Silence is an Alertmanager silence made for an incident.
+type Silence struct {
+	ID        string    `json:"id"` // Alertmanager's silence id
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	EndsAt    time.Time `json:"ends_at"`
+}
+
+// FeedbackNotActionable marks an incident nobody needed to be paged for;
+// the noise ranking counts these marks.
+const FeedbackNotActionable = "not_actionable"
+
+// Feedback is what a person said about an incident beyond acting on it.
+type Feedback struct {
+	Kind  string    `json:"kind"`
+	Actor string    `json:"actor"`
+	At    time.Time `json:"at"`
+}
+
+// RuleNoise is what one alert rule (the alertname an incident is titled
+// after, within a team) cost in a time range: the interruptions it caused
+// by band, and the incidents people marked not actionable.
+type RuleNoise struct {
+	Alertname     string
+	Team          string
+	Sleep         int
+	Off           int
+	Business      int
+	NotActionable int
 }
 
 // IncidentQuery filters the incident list.

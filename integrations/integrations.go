@@ -31,6 +31,9 @@ type Page struct {
 	URL        string // link to the incident in the UI
 	State      string // "open", "acknowledged", "resolved" (for updates)
 	Actor      string // who acknowledged/resolved, for updates
+	// Notes are further lines an update shows: silences, "not
+	// actionable" marks.
+	Notes []string
 }
 
 // Page states.

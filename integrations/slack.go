@@ -30,6 +30,7 @@ type SlackOptions struct {
 // It is safe for concurrent use.
 type Slack struct {
 	api     *slack.Client
+	http    *http.Client
 	breaker *breaker
 	metrics *Metrics
 }
@@ -50,7 +51,8 @@ const BlockIDActions = "quietpager_actions"
 
 // NewSlack builds a Slack client.
 func NewSlack(o SlackOptions) *Slack {
-	opts := []slack.Option{slack.OptionHTTPClient(newRetryingClient(o.HTTPClient, o.Retry))}
+	client := newRetryingClient(o.HTTPClient, o.Retry)
+	opts := []slack.Option{slack.OptionHTTPClient(client)}
 	if o.APIURL != "" {
 		u := o.APIURL
 		if !strings.HasSuffix(u, "/") {
@@ -60,6 +62,7 @@ func NewSlack(o SlackOptions) *Slack {
 	}
 	return &Slack{
 		api:     slack.New(o.Token, opts...),
+		http:    client,
 		breaker: newBreaker("slack", o.Breaker, o.Metrics),
 		metrics: o.Metrics,
 	}
@@ -131,6 +134,35 @@ func (s *Slack) Update(ctx context.Context, r Receipt, p Page) error {
 	})
 	s.metrics.delivered(channelSlack, err)
 	return err
+}
+
+// Reply posts text in the thread of the message of r (a page in a team
+// channel), without broadcasting it to the channel: what happens to an
+// incident after its page stays with the page.
+//
+// An error wrapping ErrAmbiguous means Slack may have posted.
+func (s *Slack) Reply(ctx context.Context, r Receipt, text string) error {
+	err := s.call(ctx, "reply", func() error {
+		if r.Channel == "" || r.ID == "" {
+			return permanent(errors.New("slack: receipt has no channel or ts"))
+		}
+		_, _, err := s.api.PostMessageContext(nonIdempotent(ctx), r.Channel, slack.MsgOptionText(text, false),
+			slack.MsgOptionTS(r.ID), slack.MsgOptionDisableLinkUnfurl())
+		return slackError("chat.postMessage", err)
+	})
+	s.metrics.delivered(channelSlack, err)
+	return err
+}
+
+// Respond posts m to a response_url that Slack handed a slash command or
+// a button click: the way to answer after the three seconds Slack waits.
+func (s *Slack) Respond(ctx context.Context, responseURL string, m slack.WebhookMessage) error {
+	return s.call(ctx, "respond", func() error {
+		if responseURL == "" {
+			return permanent(errors.New("slack: no response_url"))
+		}
+		return slackError("response_url", slack.PostWebhookCustomHTTPContext(ctx, responseURL, s.http, &m))
+	})
 }
 
 // LookupByEmail returns the Slack user id of the person with that e-mail
@@ -260,6 +292,9 @@ func pageBlocks(mention string, p Page) []slack.Block {
 	var ctx []slack.MixedElement
 	if st := stateLine(p); st != "" {
 		ctx = append(ctx, mrkdwn(st))
+	}
+	for _, n := range p.Notes {
+		ctx = append(ctx, mrkdwn(escapeSlack(n)))
 	}
 	if len(p.Labels) > 0 {
 		var l []string

@@ -10,6 +10,12 @@ func routes(r *gin.Engine, o Options) {
 	r.GET("/readyz", handleReadyz(o.Ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 
+	if o.SlackBot != nil {
+		slackSigned := verifySlack(o.SlackSigningSecret, o.Logger)
+		r.POST("/slack/commands", slackSigned, handleSlackCommand(o.SlackBot))
+		r.POST("/slack/interactions", slackSigned, handleSlackInteraction(o.SlackBot, o.Logger))
+	}
+
 	token := requireToken(o.Auth, o.Logger)
 	r.POST("/hooks/alertmanager", countRequests(o.Metrics), token,
 		rateLimit(o.Limiter, o.Now), handleAlertmanager(o.Submit, o.Metrics, o.MaxBody, o.Now, o.Logger))

@@ -40,6 +40,10 @@ type Options struct {
 	Incidents   IncidentStore
 	OnCall      OnCallStore
 	DeadLetters DeadLetterStore
+	// SlackBot, when set, serves /slack/commands and /slack/interactions,
+	// verified with SlackSigningSecret.
+	SlackBot           SlackBot
+	SlackSigningSecret string
 	// Ready reports whether the service can do its work (database
 	// reachable, schema current).
 	Ready func(ctx context.Context) error

@@ -8,18 +8,13 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/quietpager/quietpager/integrations/alertmanagertest"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/migrations/migrationstest"
 )
-
-const alertmanagerInstall = "go install github.com/prometheus/alertmanager/cmd/alertmanager@v0.31.1"
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
@@ -36,15 +31,7 @@ func freePort(t *testing.T) int {
 // test fails on CI and is skipped elsewhere.
 func alertmanagerBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("alertmanager")
-	if err != nil {
-		msg := "alertmanager not on PATH; install with " + alertmanagerInstall
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return bin
+	return alertmanagertest.Binary(t)
 }
 
 // startAlertmanager runs the real Alertmanager binary on loopback, with
@@ -61,8 +48,7 @@ func startAlertmanager(t *testing.T, bin, qpURL, token string) string {
 // function, for a test in which Alertmanager dies.
 func startKillableAlertmanager(t *testing.T, bin, qpURL, token string) (amURL string, kill func()) {
 	t.Helper()
-	dir := t.TempDir()
-	config := fmt.Sprintf(`route:
+	return alertmanagertest.StartKillable(t, bin, fmt.Sprintf(`route:
   receiver: web.hook
   group_by: ['alertname']
   group_wait: 1s
@@ -77,58 +63,7 @@ receivers:
           authorization:
             type: Bearer
             credentials: %s
-`, qpURL, token)
-	configFile := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	storage := filepath.Join(dir, "data")
-	if err := os.Mkdir(storage, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	amURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin,
-		"--config.file="+configFile,
-		"--storage.path="+storage,
-		"--web.listen-address="+amURL[len("http://"):],
-		"--cluster.listen-address=",
-		"--log.level=debug",
-	)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start alertmanager: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var killOnce sync.Once
-	kill = func() {
-		killOnce.Do(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-	}
-	t.Cleanup(func() {
-		kill()
-		if t.Failed() {
-			t.Logf("alertmanager output:\n%s", logs.String())
-		}
-	})
-	waitFor(t, 15*time.Second, "alertmanager to be ready", func() (bool, string) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("alertmanager exited: %v\n%s", err, logs.String())
-		default:
-		}
-		resp, err := http.Get(amURL + "/-/ready")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
-	return amURL, kill
+`, qpURL, token))
 }
 
 // amPostableAlert is an alert as Alertmanager's API v2 takes it.

@@ -549,7 +549,18 @@ func TestPagingEndToEnd(t *testing.T) {
 	if len(updated) != 2 {
 		t.Errorf("chat.update touched %d messages, want the 2 pages: %v", len(updated), updated)
 	}
-	if n := len(slack.callsTo("chat.postMessage")); n != 2 {
-		t.Errorf("%d chat.postMessage calls after the ack, want still 2", n)
+	// The ack is told in the team page's thread, not in the channel.
+	waitFor(t, 15*time.Second, "the ack in the page's thread", func() (bool, string) {
+		return len(slack.callsTo("chat.postMessage")) >= 3, slack.summary()
+	})
+	posts := slack.callsTo("chat.postMessage")
+	if len(posts) != 3 {
+		t.Errorf("%d chat.postMessage calls after the ack, want 3 (page, DM, thread reply)", len(posts))
+	}
+	reply := posts[len(posts)-1]
+	if reply.Form.Get("channel") != teamPage.ReceiptChannel || reply.Form.Get("thread_ts") != teamPage.ReceiptID ||
+		reply.Form.Get("text") != "Acknowledged by alice" || reply.Form.Get("reply_broadcast") == "true" {
+		t.Errorf("after the ack: chat.postMessage %v, want \"Acknowledged by alice\" in the thread of %s/%s",
+			reply.Form, teamPage.ReceiptChannel, teamPage.ReceiptID)
 	}
 }

@@ -78,6 +78,16 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"Slack bot token; empty: no Slack pages (env QUIETPAGER_SLACK_BOT_TOKEN)")
 	slackAPI := fs.String("slack-api-url", env.str("QUIETPAGER_SLACK_API_URL", ""),
 		"Slack Web API base URL, for testing against a fake (env QUIETPAGER_SLACK_API_URL)")
+	slackSecret := fs.String("slack-signing-secret", env.str("QUIETPAGER_SLACK_SIGNING_SECRET", ""),
+		"Slack app signing secret; with the bot token it turns on /slack/commands and /slack/interactions (env QUIETPAGER_SLACK_SIGNING_SECRET)")
+	slackCommand := fs.String("slack-command", env.str("QUIETPAGER_SLACK_COMMAND", "/oncall"),
+		"name of the slash command, as set up in the Slack app (env QUIETPAGER_SLACK_COMMAND)")
+	amURL := fs.String("alertmanager-url", env.str("QUIETPAGER_ALERTMANAGER_URL", ""),
+		"Alertmanager base URL for silences; empty: no silences (env QUIETPAGER_ALERTMANAGER_URL)")
+	amUser := fs.String("alertmanager-username", env.str("QUIETPAGER_ALERTMANAGER_USERNAME", ""),
+		"Alertmanager basic auth user; the password only from QUIETPAGER_ALERTMANAGER_PASSWORD (env QUIETPAGER_ALERTMANAGER_USERNAME)")
+	maxSilence := fs.Duration("max-silence", env.duration("QUIETPAGER_MAX_SILENCE", 24*time.Hour),
+		"longest silence Slack may create (env QUIETPAGER_MAX_SILENCE)")
 	smtpAddr := fs.String("smtp-addr", env.str("QUIETPAGER_SMTP_ADDR", ""),
 		"SMTP server host:port; empty: no e-mail pages (env QUIETPAGER_SMTP_ADDR)")
 	smtpFrom := fs.String("smtp-from", env.str("QUIETPAGER_SMTP_FROM", "quietpager@localhost"),
@@ -95,6 +105,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	}
 	if *retention != 0 && *retention < minRetention {
 		return fmt.Errorf("--retention must be 0 (keep everything) or at least %s: the weekly report compares five weeks", minRetention)
+	}
+	if *maxSilence < time.Minute {
+		return fmt.Errorf("--max-silence must be at least 1m")
 	}
 	if *maxBody < 1024 {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")
@@ -141,14 +154,19 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	}
 	go routes.Run(ctx, 10*time.Second)
 
-	pager, err := newPager(pagerSettings{externalURL: *externalURL, slackToken: *slackToken, slackAPI: *slackAPI,
+	intMetrics := integrations.NewMetrics(reg)
+	var slackClient *integrations.Slack
+	if *slackToken != "" {
+		slackClient = integrations.NewSlack(integrations.SlackOptions{Token: *slackToken, APIURL: *slackAPI, Metrics: intMetrics})
+	}
+	pager, err := newPager(pagerSettings{externalURL: *externalURL, slack: slackClient,
 		smtpAddr: *smtpAddr, smtpFrom: *smtpFrom, smtpUser: *smtpUser, smtpPassword: env.str("QUIETPAGER_SMTP_PASSWORD", ""),
 		smtpTLS: *smtpTLS}, oncall, reg, log)
 	if err != nil {
 		return err
 	}
 	store := dedupestore.New(db, dedupestore.Options{Policies: routes,
-		OnIncidents: pager.Schedule, OnTransition: pager.Transitioned})
+		OnIncidents: pager.Schedule, OnGrown: pager.Grown, OnTransition: pager.Transitioned})
 	pager.SetIncidents(store)
 	workers := river.NewWorkers()
 	pager.Register(workers)
@@ -213,7 +231,22 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	heartbeats.Start(ctx)
 	defer heartbeats.Stop()
 
-	handler := web.New(web.Options{
+	var bot web.SlackBot
+	if (slackClient == nil) != (*slackSecret == "") {
+		log.Warn("the Slack bot needs both --slack-bot-token and --slack-signing-secret; /slack/commands and /slack/interactions are off")
+	}
+	if slackClient != nil && *slackSecret != "" {
+		b := newSlackBot(slackBotSettings{command: *slackCommand, externalURL: *externalURL, maxSilence: *maxSilence,
+			amURL: *amURL, amUser: *amUser, amPassword: env.str("QUIETPAGER_ALERTMANAGER_PASSWORD", "")},
+			slackClient, store, oncall, intMetrics, log)
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			b.Stop(stopCtx)
+		}()
+		bot = b
+	}
+	webOptions := web.Options{
 		Logger:      log,
 		Gatherer:    reg,
 		Metrics:     metrics,
@@ -227,7 +260,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Ready:       ready(db),
 		MaxBody:     *maxBody,
 		Now:         time.Now,
-	})
+	}
+	webOptions.SlackBot, webOptions.SlackSigningSecret = bot, *slackSecret
+	handler := web.New(webOptions)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -306,7 +341,8 @@ func ready(db *migrations.DB) func(context.Context) error {
 }
 
 type pagerSettings struct {
-	externalURL, slackToken, slackAPI          string
+	externalURL                                string
+	slack                                      *integrations.Slack
 	smtpAddr, smtpFrom, smtpUser, smtpPassword string
 	smtpTLS                                    bool
 }
@@ -317,8 +353,8 @@ func newPager(s pagerSettings, oncall paging.OnCallStore, reg prometheus.Registe
 	metrics := integrations.NewMetrics(reg)
 	o := paging.Options{OnCall: oncall, ExternalURL: s.externalURL, Now: time.Now, Logger: log,
 		Webhook: integrations.NewWebhook(integrations.WebhookOptions{Metrics: metrics})}
-	if s.slackToken != "" {
-		o.Slack = integrations.NewSlack(integrations.SlackOptions{Token: s.slackToken, APIURL: s.slackAPI, Metrics: metrics})
+	if s.slack != nil {
+		o.Slack = s.slack
 	}
 	if s.smtpAddr != "" {
 		host, portText, err := net.SplitHostPort(s.smtpAddr)

@@ -343,6 +343,9 @@ func (s *Store) Incident(ctx context.Context, id int64) (dedupe.IncidentDetail, 
 	if err := rows.Err(); err != nil {
 		return d, unavailable(err, "the timeline")
 	}
-	d.Pages, err = s.Pages(ctx, id)
+	if d.Pages, err = s.Pages(ctx, id); err != nil {
+		return d, err
+	}
+	d.Silences, d.Feedback, err = s.silencesAndFeedback(ctx, id)
 	return d, err
 }

@@ -31,8 +31,12 @@ type Options struct {
 	// incidents, so that the pages it schedules commit or roll back with
 	// them.
 	OnIncidents func(ctx context.Context, tx *sql.Tx, changes []dedupe.IncidentChange) error
+	// OnGrown runs inside the transaction in which alerts joined incidents
+	// that were already open (a storm growing); the changes say which.
+	OnGrown func(ctx context.Context, tx *sql.Tx, changes []dedupe.IncidentChange) error
 	// OnTransition runs inside the transaction in which a person
-	// acknowledged or resolved an incident (kind is the event kind).
+	// acknowledged, resolved, silenced or marked an incident not
+	// actionable (kind is the event kind).
 	OnTransition func(ctx context.Context, tx *sql.Tx, incidentID int64, kind string) error
 }
 

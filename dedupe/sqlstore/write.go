@@ -184,6 +184,7 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	if err := w.incidentsFor(groups, order); err != nil {
 		return err
 	}
+	var grown []dedupe.IncidentChange // incidents that were open and gained alerts
 	for _, hash := range order {
 		g := groups[hash]
 		for _, k := range g.keys {
@@ -195,10 +196,13 @@ func (w *write) run(res *dedupe.WriteResult) error {
 		// A critical alert joining an incident matters only where a page
 		// may be held for business hours.
 		critical := g.critical && !g.opened && !g.reopened && g.policy.Urgency == "business-hours"
+		change := dedupe.IncidentChange{
+			ID: g.id, Opened: g.opened, Reopened: g.reopened, Page: g.page, Critical: critical,
+			Team: g.policy.Team, Urgency: g.policy.Urgency, Opening: g.opening}
 		if g.opened || g.reopened || critical {
-			res.Incidents = append(res.Incidents, dedupe.IncidentChange{
-				ID: g.id, Opened: g.opened, Reopened: g.reopened, Page: g.page, Critical: critical,
-				Team: g.policy.Team, Urgency: g.policy.Urgency, Opening: g.opening})
+			res.Incidents = append(res.Incidents, change)
+		} else {
+			grown = append(grown, change)
 		}
 	}
 	if err := w.upsertEpisodes(incidentOf, ackedOnJoin); err != nil {
@@ -233,6 +237,11 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	}
 	if err := insertEvents(w.tx, w.at, w.events); err != nil {
 		return err
+	}
+	if w.o.OnGrown != nil && len(grown) > 0 {
+		if err := w.o.OnGrown(w.tx.Statement.Context, sqlTx(w.tx), grown); err != nil {
+			return err
+		}
 	}
 	if w.o.OnIncidents != nil && len(res.Incidents) > 0 {
 		return w.o.OnIncidents(w.tx.Statement.Context, sqlTx(w.tx), res.Incidents)

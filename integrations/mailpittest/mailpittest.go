@@ -9,10 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/quietpager/quietpager/integrations/internal/proctest"
 )
 
 // Missing says how to install mailpit.
@@ -40,7 +39,7 @@ func Start(t testing.TB, extraArgs ...string) (*Server, bool) {
 		}
 		return nil, false
 	}
-	httpPort, smtpPort := freePort(t), freePort(t)
+	httpPort, smtpPort := proctest.FreePort(t), proctest.FreePort(t)
 	s := &Server{API: fmt.Sprintf("http://127.0.0.1:%d", httpPort), SMTPPort: smtpPort}
 	cmd := exec.Command(bin, append([]string{
 		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
@@ -48,29 +47,8 @@ func Start(t testing.TB, extraArgs ...string) (*Server, bool) {
 		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
 		"--disable-version-check", "--smtp-disable-rdns", "--quiet",
 	}, extraArgs...)...)
-	out := &buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mailpit: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	// The HTTP API can be up a moment before SMTP: wait for both.
-	deadline := time.Now().Add(15 * time.Second)
-	for !s.ready() {
-		select {
-		case <-exited:
-			t.Fatalf("mailpit exited:\n%s", out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start:\n%s", out.String())
-		}
-	}
+	// The HTTP API can be up a moment before SMTP: ready waits for both.
+	proctest.Start(t, "mailpit", cmd, s.ready)
 	return s, true
 }
 
@@ -89,32 +67,4 @@ func (s *Server) ready() bool {
 	}
 	c.Close()
 	return true
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// buffer collects mailpit's output from two goroutines.
-type buffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -44,6 +44,8 @@ type SlackSender interface {
 	Post(ctx context.Context, channel, mentionUserID string, p integrations.Page) (integrations.Receipt, error)
 	DirectMessage(ctx context.Context, userID string, p integrations.Page) (integrations.Receipt, error)
 	Update(ctx context.Context, r integrations.Receipt, p integrations.Page) error
+	// Reply posts text in the thread of the message of r.
+	Reply(ctx context.Context, r integrations.Receipt, text string) error
 }
 
 // MailSender sends e-mail; *integrations.Mailer is one.
@@ -171,6 +173,11 @@ func (p *Pager) Schedule(ctx context.Context, tx *sql.Tx, changes []dedupe.Incid
 			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening, Urgent: true}})
 		}
 	}
+	return p.insertTx(ctx, tx, params)
+}
+
+// insertTx inserts jobs in the incident store's transaction.
+func (p *Pager) insertTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
 	if len(params) == 0 {
 		return nil
 	}
@@ -182,9 +189,32 @@ func (p *Pager) Schedule(ctx context.Context, tx *sql.Tx, changes []dedupe.Incid
 	return err
 }
 
+// StormUpdateDelay is how long the thread update of a growing incident
+// waits, so that the batches of a storm become one update, not one each.
+const StormUpdateDelay = 10 * time.Second
+
+// Grown is the incident store's OnGrown hook: alerts joined open
+// incidents. One update job per incident, a little later, edits its Slack
+// messages (the counts changed) and says so in the page's thread; further
+// batches meanwhile join that job (it is unique while it waits). Incidents
+// that never page (no team, digest) are skipped, and so are batches in
+// which only flapping alerts fired again.
+func (p *Pager) Grown(ctx context.Context, tx *sql.Tx, changes []dedupe.IncidentChange) error {
+	var params []river.InsertManyParams
+	for _, c := range changes {
+		if c.Team == "" || c.Urgency == string(rotation.UrgencyDigest) || !c.Page {
+			continue // never paged, or only flapping alerts fired again: flap detection keeps those quiet
+		}
+		params = append(params, river.InsertManyParams{Args: UpdateArgs{IncidentID: c.ID, Event: dedupe.EventAlertAdded},
+			InsertOpts: &river.InsertOpts{ScheduledAt: p.o.Now().Add(StormUpdateDelay)}})
+	}
+	return p.insertTx(ctx, tx, params)
+}
+
 // Transitioned is the incident store's OnTransition hook: a person
-// acknowledged or resolved an incident, so its Slack messages are edited in
-// place. Pending escalations end by themselves: a page job does nothing for
+// acknowledged, resolved, silenced or marked an incident not actionable,
+// so its Slack messages are edited in place and the page's thread says
+// what happened. Pending escalations end by themselves: a page job does nothing for
 // an incident that is no longer open.
 func (p *Pager) Transitioned(ctx context.Context, tx *sql.Tx, incidentID int64, kind string) error {
 	client, err := p.riverClient()
@@ -199,8 +229,28 @@ func (p *Pager) page(in dedupe.IncidentDetail) integrations.Page {
 	return integrations.Page{
 		IncidentID: in.ID, Title: in.Title, Summary: in.Summary, Labels: in.CommonLabels,
 		URL:   strings.TrimSuffix(p.o.ExternalURL, "/") + fmt.Sprintf("/incidents/%d", in.ID),
-		State: string(in.State),
+		State: string(in.State), Notes: notes(in),
 	}
+}
+
+// notes are the lines a page shows beyond its state: the newest silence
+// and who marked the incident not actionable.
+func notes(in dedupe.IncidentDetail) []string {
+	var out []string
+	if len(in.Silences) > 0 {
+		s := in.Silences[0]
+		out = append(out, fmt.Sprintf("Silenced by %s until %s", s.CreatedBy, s.EndsAt.UTC().Format("2006-01-02 15:04 MST")))
+	}
+	var who []string
+	for _, f := range in.Feedback {
+		if f.Kind == dedupe.FeedbackNotActionable {
+			who = append(who, f.Actor)
+		}
+	}
+	if len(who) > 0 {
+		out = append(out, "Not actionable: "+strings.Join(who, ", "))
+	}
+	return out
 }
 
 // findTeam, findPerson and policyFor look things up in a configuration.

@@ -207,7 +207,8 @@ type updateWorker struct {
 	p *Pager
 }
 
-// Work edits the incident's Slack messages in place to show who did what.
+// Work edits the incident's Slack messages in place to show who did what,
+// and says it in the thread of the incident's newest team-channel page.
 func (w *updateWorker) Work(ctx context.Context, job *river.Job[UpdateArgs]) error {
 	p := w.p
 	if p.o.Slack == nil {
@@ -225,14 +226,51 @@ func (w *updateWorker) Work(ctx context.Context, job *river.Job[UpdateArgs]) err
 	if in.State == dedupe.IncidentResolved {
 		page.Actor = in.ResolvedBy
 	}
-	var errs []error
+	var (
+		errs   []error
+		thread integrations.Receipt
+	)
 	for _, pg := range in.Pages {
 		if pg.Sent && (pg.Channel == dedupe.ChannelSlackTeam || pg.Channel == dedupe.ChannelSlackDM) {
 			r := integrations.Receipt{Channel: pg.ReceiptChannel, ID: pg.ReceiptID}
 			if err := p.o.Slack.Update(ctx, r, page); err != nil && !integrations.Permanent(err) {
 				errs = append(errs, err)
 			}
+			if pg.Channel == dedupe.ChannelSlackTeam {
+				thread = r // pages are oldest first: the last is the newest
+			}
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...) // retried whole; the thread line comes once the edits are done
+	}
+	if text := threadLine(in, job.Args.Event); text != "" && thread.ID != "" {
+		if err := p.o.Slack.Reply(ctx, thread, text); err != nil && !integrations.Permanent(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// threadLine says in a page's thread what happened to the incident.
+func threadLine(in dedupe.IncidentDetail, event string) string {
+	switch event {
+	case dedupe.EventAcknowledged:
+		return "Acknowledged by " + in.AcknowledgedBy
+	case dedupe.EventResolved:
+		if in.ResolvedBy == dedupe.ActorAlertmanager || in.ResolvedBy == dedupe.ActorQuietpager {
+			return "Resolved: all alerts resolved"
+		}
+		return "Resolved by " + in.ResolvedBy
+	case dedupe.EventSilenced, dedupe.EventNotActionable:
+		if n := notes(in); len(n) > 0 {
+			if event == dedupe.EventSilenced && len(in.Silences) > 0 {
+				return n[0]
+			}
+			return n[len(n)-1]
+		}
+	case dedupe.EventAlertAdded:
+		return "Update: " + in.Summary
+	}
+	return ""
 }
