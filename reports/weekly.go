@@ -154,11 +154,35 @@ type Weekly struct {
 	From     time.Time       `json:"from"`
 	To       time.Time       `json:"to"`
 	Figures  Figures         `json:"figures"`
-	People   []PersonFigures `json:"people"`
+	// Days are the week's interruptions by day (in the team's zone) and
+	// band (in each person's zone), Monday first: the e-mail's chart.
+	Days   []Day           `json:"days"`
+	People []PersonFigures `json:"people"`
 	// Trend compares this week with the mean of the TrendWeeks before.
 	TrendWeeks []Week      `json:"trend_weeks"`
 	Trend      []Change    `json:"trend"`
 	Noise      []RuleNoise `json:"noise"` // the week's noisiest rules, with fixes
+}
+
+// Day is one day's interruptions.
+type Day struct {
+	Date          string `json:"date"` // 2026-11-16
+	Interruptions Bands  `json:"interruptions"`
+}
+
+// dayBands counts h's interruptions over the days of [from, to) in loc.
+func dayBands(h History, from, to time.Time, loc *time.Location) []Day {
+	first := civilOf(from.In(loc))
+	out := make([]Day, days(from, to, loc))
+	for i := range out {
+		out[i].Date = from.In(loc).AddDate(0, 0, i).Format(time.DateOnly)
+	}
+	for _, x := range h.Interruptions {
+		if i := int(civilOf(x.At.In(loc)) - first); !x.At.Before(from) && x.At.Before(to) && i < len(out) {
+			out[i].Interruptions.add(x.Band)
+		}
+	}
+	return out
 }
 
 // Weekly computes team's report for week, in the team's zone.
@@ -187,6 +211,7 @@ func (s *Service) Weekly(ctx context.Context, team string, week Week) (Weekly, e
 		return Weekly{}, err
 	}
 	w.Figures, w.People = st.figures(h, from, to, shifts)
+	w.Days = dayBands(h, from, to, loc)
 
 	var prev [trendWeeks]Figures
 	for i, wk := 0, week.Prev(); i < trendWeeks; i, wk = i+1, wk.Prev() {

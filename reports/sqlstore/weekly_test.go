@@ -1,8 +1,11 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,6 +149,58 @@ func TestWeeklyGolden(t *testing.T) {
 		if len(order) != 3 || order[0] != "Backup" || order[1] != "DiskFull" || order[2] != "CPUHigh" ||
 			costs[0] != 12 || costs[1] != 8 || costs[2] != 7 {
 			t.Errorf("noise order %v costs %v", order, costs)
+		}
+	})
+}
+
+func TestWeeklyRendersTextHTMLAndJSON(t *testing.T) {
+	migrationstest.ForEachDialect(t, func(t *testing.T, _ string, db *migrations.DB) {
+		goldenWeek(t, db)
+		svc := newService(t, db, at(t, "2026-11-02T08:00:00Z"))
+		w, err := svc.Weekly(context.Background(), "db", reports.Week{Year: 2026, Num: 43})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text, html, js bytes.Buffer
+		if err := reports.WriteText(&text, w, "https://qp.example/reports?team=db&week=2026-W43"); err != nil {
+			t.Fatal(err)
+		}
+		if err := reports.WriteHTML(&html, w, "https://qp.example/reports?team=db&week=2026-W43"); err != nil {
+			t.Fatal(err)
+		}
+		if err := reports.WriteJSON(&js, w); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			"Pages                  15\n",
+			"Interruptions          8 (business hours 1, off hours 3, sleep hours 4)",
+			"Interrupted nights     4 (longest run 2)",
+			"Time on call           169h",
+			"Time to acknowledge    mean 16m15s, p90 30m0s (4 acknowledged)",
+			"Sun 25 Oct    2 SSSS", // the DST night and Sunday 23:30, both sleep
+			"burnout risk: high (4 nights interrupted this week, 2 in a row)",
+			"1. Backup: toil 12",
+			"Full report: https://qp.example/reports?team=db&week=2026-W43",
+		} {
+			if !strings.Contains(text.String(), want) {
+				t.Errorf("text lacks %q:\n%s", want, text.String())
+			}
+		}
+		for _, want := range []string{"<b>15</b>", "<b>4 nights interrupted this week, 2 in a row", `bgcolor="#c0392b"`,
+			`href="https://qp.example/reports?team=db&amp;week=2026-W43"`} {
+			if !strings.Contains(strings.ReplaceAll(html.String(), "high</b>: ", "<b>"), want) {
+				t.Errorf("HTML lacks %q", want)
+			}
+		}
+		if strings.Contains(html.String(), "<svg") || strings.Contains(html.String(), "<script") {
+			t.Error("the e-mail must not need SVG or script")
+		}
+		var back map[string]any
+		if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+			t.Fatal(err)
+		}
+		if back["week"] != "2026-W43" || back["figures"].(map[string]any)["on_call_hours"] != 169.0 {
+			t.Errorf("JSON week %v, figures %v", back["week"], back["figures"])
 		}
 	})
 }
