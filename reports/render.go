@@ -93,7 +93,9 @@ func weekday(date string) string {
 
 func duration(d time.Duration) string { return d.Round(time.Second).String() }
 
-func hours(h Hours) string { return fmt.Sprintf("%gh", float64(int(time.Duration(h).Hours()*10+0.5))/10) }
+func hours(h Hours) string {
+	return fmt.Sprintf("%gh", float64(int(time.Duration(h).Hours()*10+0.5))/10)
+}
 
 func percent(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) }
 

@@ -148,12 +148,12 @@ type Change struct {
 
 // Weekly is a team's weekly report.
 type Weekly struct {
-	Team     string          `json:"team"`
-	Week     Week            `json:"week"`
-	TimeZone string          `json:"time_zone"`
-	From     time.Time       `json:"from"`
-	To       time.Time       `json:"to"`
-	Figures  Figures         `json:"figures"`
+	Team     string    `json:"team"`
+	Week     Week      `json:"week"`
+	TimeZone string    `json:"time_zone"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Figures  Figures   `json:"figures"`
 	// Days are the week's interruptions by day (in the team's zone) and
 	// band (in each person's zone), Monday first: the e-mail's chart.
 	Days   []Day           `json:"days"`
