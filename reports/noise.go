@@ -65,6 +65,19 @@ func (r RuleNoise) MarshalJSON() ([]byte, error) {
 	}{plain(r), r.MedianDuration.Seconds()})
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *RuleNoise) UnmarshalJSON(b []byte) error {
+	type plain RuleNoise
+	var v struct {
+		plain
+		MedianSeconds float64 `json:"median_duration_seconds"`
+	}
+	err := json.Unmarshal(b, &v)
+	*r = RuleNoise(v.plain)
+	r.MedianDuration = seconds(v.MedianSeconds)
+	return err
+}
+
 // Fix kinds.
 const (
 	FixFor           = "for"

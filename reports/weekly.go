@@ -58,6 +58,20 @@ func (s Stat) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]any{"count": s.Count, "mean_seconds": s.Mean.Seconds(), "p90_seconds": s.P90.Seconds()})
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Stat) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Count int     `json:"count"`
+		Mean  float64 `json:"mean_seconds"`
+		P90   float64 `json:"p90_seconds"`
+	}
+	err := json.Unmarshal(b, &v)
+	*s = Stat{Count: v.Count, Mean: seconds(v.Mean), P90: seconds(v.P90)}
+	return err
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
 func stat(ds []time.Duration) Stat {
 	if len(ds) == 0 {
 		return Stat{}
@@ -82,6 +96,14 @@ type Hours time.Duration
 
 // MarshalJSON writes hours.
 func (h Hours) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(h).Hours()) }
+
+// UnmarshalJSON reads hours.
+func (h *Hours) UnmarshalJSON(b []byte) error {
+	var v float64
+	err := json.Unmarshal(b, &v)
+	*h = Hours(seconds(v * 3600))
+	return err
+}
 
 // ShiftLoad compares incidents with the ceiling of two per 12-hour shift.
 // The team's week is cut into 12-hour shifts starting at 00:00 and 12:00

@@ -40,6 +40,7 @@ type Options struct {
 	Incidents   IncidentStore
 	OnCall      OnCallStore
 	DeadLetters DeadLetterStore
+	Reports     ReportService
 	// Ready reports whether the service can do its work (database
 	// reachable, schema current).
 	Ready func(ctx context.Context) error

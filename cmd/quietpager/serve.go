@@ -24,6 +24,8 @@ import (
 	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/rotation/paging"
+	"github.com/quietpager/quietpager/reports"
+	reportstore "github.com/quietpager/quietpager/reports/sqlstore"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web"
 )
@@ -194,6 +196,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Incidents:   store,
 		OnCall:      oncall,
 		DeadLetters: pager,
+		Reports:     reports.New(reports.Options{History: reportstore.New(db), OnCall: oncall, Now: time.Now}),
 		Ready:       ready(db),
 		MaxBody:     *maxBody,
 		Now:         time.Now,
