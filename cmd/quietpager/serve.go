@@ -23,9 +23,9 @@ import (
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/migrations"
-	"github.com/quietpager/quietpager/rotation/paging"
 	"github.com/quietpager/quietpager/reports"
 	reportstore "github.com/quietpager/quietpager/reports/sqlstore"
+	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web"
 )
