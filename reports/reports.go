@@ -161,12 +161,3 @@ func (st setting) zone(person string) *time.Location {
 	}
 	return zoneOrUTC(st.team.TimeZone)
 }
-
-// Teams lists the configured teams, for whoever sends every team's report.
-func (s *Service) Teams(ctx context.Context) ([]rotation.Team, error) {
-	cfg, err := s.o.OnCall.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return cfg.Teams, nil
-}
