@@ -97,9 +97,9 @@ type Sent struct {
 	Skipped    []string `json:"skipped"`    // sent before, or being sent by another replica
 }
 
-// Link is the full report's address in the UI.
-func (d *Delivery) Link(team string, week Week) string {
-	return strings.TrimSuffix(d.o.ExternalURL, "/") + "/reports?" +
+// Link is the full report's address in the UI at externalURL.
+func Link(externalURL, team string, week Week) string {
+	return strings.TrimSuffix(externalURL, "/") + "/reports?" +
 		url.Values{"team": {team}, "week": {week.String()}}.Encode()
 }
 
@@ -125,7 +125,7 @@ func (d *Delivery) send(ctx context.Context, cfg rotation.Config, team rotation.
 	if err != nil {
 		return out, err
 	}
-	link := d.Link(team.Name, week)
+	link := Link(d.o.ExternalURL, team.Name, week)
 	var text, html bytes.Buffer
 	if err := WriteText(&text, w, link); err != nil {
 		return out, err
