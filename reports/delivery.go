@@ -35,6 +35,12 @@ import (
 // sendHour is when the report goes out, on Monday in the team's zone.
 const sendHour = 9
 
+// sendWindow is how long after sendHour the job still sends a week's
+// report: a replica started on a Wednesday does not send last week's late,
+// and a report missed because no replica ran for a whole day is sent by
+// hand (quietpager report weekly --send).
+const sendWindow = 24 * time.Hour
+
 // claimStale is how long a claim protects a send whose sender never
 // finished.
 const claimStale = 10 * time.Minute
@@ -186,14 +192,14 @@ func messageID(team string, week Week, to string) string {
 }
 
 // Due returns the week whose report is due for a team at now: the week
-// before now's, once it is Monday 09:00 or later in the team's zone; ok is
-// false before that.
+// before now's, from Monday 09:00 in the team's zone for sendWindow; ok is
+// false outside that window.
 func Due(team rotation.Team, now time.Time) (Week, bool) {
 	loc := zoneOrUTC(team.TimeZone)
 	this := WeekOf(now, loc)
 	start := this.Start(loc)
 	sendAt := time.Date(start.Year(), start.Month(), start.Day(), sendHour, 0, 0, 0, loc)
-	return this.Prev(), !now.Before(sendAt)
+	return this.Prev(), !now.Before(sendAt) && now.Before(sendAt.Add(sendWindow))
 }
 
 // SendDue sends every team's report that is due and not yet sent. Each
