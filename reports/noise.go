@@ -32,8 +32,8 @@ const (
 )
 
 // Routing to business hours is suggested when at least nightMin pages and
-// nightShare of them were in sleep hours and no incident was acknowledged
-// before it resolved.
+// nightShare of them were in sleep hours, no incident was acknowledged
+// before it resolved, and the rule's route pages at any hour.
 const (
 	nightMin   = 3
 	nightShare = 0.5
@@ -186,10 +186,11 @@ func (s *Service) rank(st setting, h History, limit int) []RuleNoise {
 	out := make([]RuleNoise, 0, len(rules))
 	for _, r := range rules {
 		r.Incidents = len(r.incidents)
-		ackedInTime := false
+		ackedInTime, paging := false, false
 		for id := range r.incidents {
 			inc := incidents[id]
 			r.NotActionable += inc.NotActionable
+			paging = paging || inc.Urgency == rotation.UrgencyPage
 			if !inc.Acknowledged.IsZero() && (inc.Resolved.IsZero() || inc.Acknowledged.Before(inc.Resolved)) {
 				ackedInTime = true
 			}
@@ -210,7 +211,7 @@ func (s *Service) rank(st setting, h History, limit int) []RuleNoise {
 			r.TransientShare = float64(hint.Transient) / float64(r.Episodes)
 			r.FlappingShare = float64(flaps(series, s.o.Hints.GapMax)) / float64(r.Episodes)
 		}
-		r.Fixes = st.fixes(r.RuleNoise, hint, ackedInTime, r.starts, h)
+		r.Fixes = st.fixes(r.RuleNoise, hint, paging && !ackedInTime, r.starts, h)
 		out = append(out, r.RuleNoise)
 	}
 	slices.SortFunc(out, func(a, b RuleNoise) int {
@@ -265,8 +266,10 @@ func flaps(alerts [][]flap.Episode, gapMax time.Duration) int {
 	return n
 }
 
-// fixes says what to change in a rule, most useful first.
-func (st setting) fixes(r RuleNoise, hint flap.RuleHint, ackedInTime bool, starts []time.Time, h History) []Fix {
+// fixes says what to change in a rule, most useful first. holdable: the
+// rule pages at any hour and nobody acknowledged any of its incidents
+// before it resolved.
+func (st setting) fixes(r RuleNoise, hint flap.RuleHint, holdable bool, starts []time.Time, h History) []Fix {
 	propose := func(f func(*Proposal)) *Proposal {
 		p := &Proposal{Team: st.team.Name, Rule: r.Rule, Since: h.From, Until: h.To}
 		f(p)
@@ -285,7 +288,7 @@ func (st setting) fixes(r RuleNoise, hint flap.RuleHint, ackedInTime bool, start
 				model.Duration(hint.KeepFiringFor), plural(hint.KeepFiringMerges, "flap", "flaps")),
 			Proposal: propose(func(p *Proposal) { p.KeepFiringFor = model.Duration(hint.KeepFiringFor) })})
 	}
-	if r.Interruptions.Total >= nightMin && r.NightShare >= nightShare && !ackedInTime {
+	if holdable && r.Interruptions.Total >= nightMin && r.NightShare >= nightShare {
 		out = append(out, Fix{Kind: FixBusinessHours,
 			Text: fmt.Sprintf("route to business hours: %d of %d pages were at night and none was acknowledged before it resolved",
 				r.Interruptions.Sleep, r.Interruptions.Total),

@@ -22,12 +22,11 @@ type Incident struct {
 	ID int64
 	// Rule is the alertname of the incident's first episode: the alert
 	// rule it is charged to.
-	Rule           string
-	Urgency        rotation.Urgency
-	Opened         time.Time
-	Acknowledged   time.Time // zero when never acknowledged
-	AcknowledgedBy string
-	Resolved       time.Time // zero while unresolved
+	Rule         string
+	Urgency      rotation.Urgency // its route's, when it opened
+	Opened       time.Time
+	Acknowledged time.Time // zero when never acknowledged
+	Resolved     time.Time // zero while unresolved
 	// NotActionable counts the people who marked it not actionable.
 	NotActionable int
 }

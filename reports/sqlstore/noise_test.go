@@ -174,3 +174,25 @@ func TestWhatIfForLongerThanEveryEpisodeSavesAllPages(t *testing.T) {
 		}
 	})
 }
+
+// A rule already routed to business hours is not told to route there,
+// however its critical pages landed.
+func TestNoBusinessHoursFixForABusinessHoursRule(t *testing.T) {
+	db := migrationstest.Open(t, migrationstest.DSN(t, migrations.SQLite))
+	r := newRecorder(t, db, "db")
+	held := r.alert("Held")
+	for i := range 3 {
+		start := at(t, "2026-11-03T01:00:00Z").Add(time.Duration(i) * 24 * time.Hour)
+		id := r.incident(incident{alert: held, opened: start, resolved: start.Add(20 * time.Minute),
+			urgency: rotation.UrgencyBusinessHours})
+		r.page(id, 0, "alice", start, rotation.Sleep)
+	}
+	svc := newService(t, db, at(t, "2026-11-09T08:00:00Z"))
+	ranking, err := svc.Noise(context.Background(), "db", at(t, "2026-11-01T23:00:00Z"), at(t, "2026-11-08T23:00:00Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ranking) != 1 || ranking[0].NightShare != 1 || ranking[0].ToilCost != 15 || len(ranking[0].Fixes) != 0 {
+		t.Errorf("ranking %+v, want Held at night with no fix", ranking)
+	}
+}

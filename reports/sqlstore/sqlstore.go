@@ -123,7 +123,7 @@ func (s *Store) History(ctx context.Context, q reports.Query) (reports.History, 
 
 // incidentColumns are read by incidents; rule is the alertname of the
 // incident's first episode.
-const incidentColumns = `i.id, i.urgency, i.opened_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at,
+const incidentColumns = `i.id, i.urgency, i.opened_at, i.acknowledged_at, i.resolved_at,
 	COALESCE((SELECT a.alertname FROM episodes e JOIN alerts a ON a.id = e.alert_id
 		WHERE e.incident_id = i.id ORDER BY e.starts_at, e.alert_id LIMIT 1), ''),
 	(SELECT COUNT(*) FROM incident_feedback f WHERE f.incident_id = i.id AND f.kind = 'not_actionable')`
@@ -135,10 +135,9 @@ func (s *Store) incidents(tx *gorm.DB, h *reports.History, team string, lo, hi i
 			inc            reports.Incident
 			opened         int64
 			acked, resolve sql.NullInt64
-			ackedBy        sql.NullString
 			urgency        string
 		)
-		if err := rows.Scan(&inc.ID, &urgency, &opened, &acked, &ackedBy, &resolve, &inc.Rule, &inc.NotActionable); err != nil {
+		if err := rows.Scan(&inc.ID, &urgency, &opened, &acked, &resolve, &inc.Rule, &inc.NotActionable); err != nil {
 			return err
 		}
 		if seen[inc.ID] {
@@ -147,7 +146,6 @@ func (s *Store) incidents(tx *gorm.DB, h *reports.History, team string, lo, hi i
 		seen[inc.ID] = true
 		inc.Urgency = rotation.Urgency(urgency)
 		inc.Opened, inc.Acknowledged, inc.Resolved = fromMicros(opened), fromNull(acked), fromNull(resolve)
-		inc.AcknowledgedBy = ackedBy.String
 		h.Incidents = append(h.Incidents, inc)
 		return nil
 	}
