@@ -121,11 +121,12 @@ func (st setting) impact(h History) Impact {
 		SleepInterruptions: f.Interruptions.Sleep, InterruptedNights: f.InterruptedNights}
 }
 
-// firing is what became of one episode under a proposal.
+// firing is what became of one episode under a proposal: whether it starts
+// a firing of its own (F after it started; not dropped, not merged), and
+// when the firing it belongs to ends (zero while firing).
 type firing struct {
-	fires bool      // it starts a firing of its own (not dropped, not merged)
-	at    time.Time // when that firing starts
-	until time.Time // when the firing it belongs to ends; zero while firing
+	fires bool
+	until time.Time
 }
 
 // unit is one escalation step's round of one incident opening: the pages
@@ -188,7 +189,7 @@ func (st setting) apply(h History, p Proposal) History {
 				fate[e], cur = silent, nil
 				continue
 			}
-			cur = &firing{fires: true, at: e.Start.Add(F), until: e.End}
+			cur = &firing{fires: true, until: e.End}
 			fate[e] = cur
 		}
 	}
@@ -247,8 +248,11 @@ func (st setting) apply(h History, p Proposal) History {
 		case rotation.UrgencyBusinessHours:
 			if x.Band != rotation.Business {
 				at := rotation.NextBusinessStart(x.At, loc)
-				inc := incidents[x.IncidentID]
-				if !openAt(f.until, at) || !openAt(inc.Resolved, at) || !openAt(inc.Acknowledged, at) {
+				inc, until := incidents[x.IncidentID], f.until
+				if !until.IsZero() {
+					until = until.Add(K) // keep_firing_for keeps it firing
+				}
+				if !openAt(until, at) || !openAt(inc.Resolved, at) || !openAt(inc.Acknowledged, at) {
 					continue
 				}
 				x.At, x.Band = at, rotation.Business
