@@ -79,6 +79,42 @@ func (m *Mailer) Send(ctx context.Context, to string, p Page, messageID string) 
 }
 
 func (m *Mailer) message(to string, p Page, messageID string) (*mail.Msg, error) {
+	v := mailView(p)
+	var text, html bytes.Buffer
+	if err := mailText.Execute(&text, v); err != nil {
+		return nil, err
+	}
+	if err := mailHTML.Execute(&html, v); err != nil {
+		return nil, err
+	}
+	msg, err := m.compose(to, Mail{Subject: mailSubject(p), Text: text.String(), HTML: html.String()}, messageID)
+	if err != nil {
+		return nil, err
+	}
+	msg.SetGenHeader(mail.Header("X-Quietpager-Incident"), strconv.FormatInt(p.IncidentID, 10))
+	return msg, nil
+}
+
+// Mail is a message that is not a page (the weekly report): a subject and
+// the body as plain text and HTML.
+type Mail struct {
+	Subject, Text, HTML string
+}
+
+// SendMail sends m to one address, as HTML with a plain-text alternative,
+// with the given Message-ID (see Send), through the same breaker as pages.
+func (m *Mailer) SendMail(ctx context.Context, to string, mm Mail, messageID string) error {
+	msg, err := m.compose(to, mm, messageID)
+	if err != nil {
+		err = permanent(fmt.Errorf("smtp: %w", err))
+	} else if err = m.breaker.do(ctx, func() error { return m.send(ctx, msg) }); err != nil {
+		err = fmt.Errorf("smtp send to %s: %w", to, err)
+	}
+	m.metrics.delivered(channelEmail, err)
+	return err
+}
+
+func (m *Mailer) compose(to string, mm Mail, messageID string) (*mail.Msg, error) {
 	id := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(messageID), "<"), ">")
 	if id == "" || !strings.Contains(id, "@") || strings.ContainsAny(id, "<> \r\n") {
 		return nil, fmt.Errorf("invalid Message-ID %q", messageID)
@@ -90,23 +126,13 @@ func (m *Mailer) message(to string, p Page, messageID string) (*mail.Msg, error)
 	if err := msg.To(to); err != nil {
 		return nil, fmt.Errorf("to %q: %w", to, err)
 	}
-	msg.Subject(mailSubject(p))
+	msg.Subject(mm.Subject)
 	msg.SetMessageIDWithValue(id)
 	msg.SetDate()
 	// RFC 3834: keep out-of-office replies away from the pager address.
 	msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-generated")
-	msg.SetGenHeader(mail.Header("X-Quietpager-Incident"), strconv.FormatInt(p.IncidentID, 10))
-
-	v := mailView(p)
-	var text, html bytes.Buffer
-	if err := mailText.Execute(&text, v); err != nil {
-		return nil, err
-	}
-	if err := mailHTML.Execute(&html, v); err != nil {
-		return nil, err
-	}
-	msg.SetBodyString(mail.TypeTextPlain, text.String())
-	msg.AddAlternativeString(mail.TypeTextHTML, html.String())
+	msg.SetBodyString(mail.TypeTextPlain, mm.Text)
+	msg.AddAlternativeString(mail.TypeTextHTML, mm.HTML)
 	return msg, nil
 }
 

@@ -113,6 +113,26 @@ func (s *Slack) DirectMessage(ctx context.Context, userID string, p Page) (Recei
 	return r, err
 }
 
+// PostText posts a plain message (mrkdwn) to a channel, without unfurling
+// its links: the weekly report's summary.
+func (s *Slack) PostText(ctx context.Context, channel, text string) (Receipt, error) {
+	var r Receipt
+	err := s.call(ctx, "post", func() error {
+		if channel == "" {
+			return permanent(errors.New("slack: no channel"))
+		}
+		ch, ts, err := s.api.PostMessageContext(nonIdempotent(ctx), channel, slack.MsgOptionText(text, false),
+			slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
+		if err != nil {
+			return slackError("chat.postMessage", err)
+		}
+		r = Receipt{Channel: ch, ID: ts}
+		return nil
+	})
+	s.metrics.delivered(channelSlack, err)
+	return r, err
+}
+
 func (s *Slack) post(ctx context.Context, channel, mention string, p Page) (Receipt, error) {
 	ch, ts, err := s.api.PostMessageContext(nonIdempotent(ctx), channel, messageOptions(mention, p)...)
 	if err != nil {

@@ -33,4 +33,7 @@ func routes(r *gin.Engine, o Options) {
 	api.DELETE("/overrides/:id", handleDeleteOverride(o.OnCall, o.Logger))
 	api.GET("/deadletters", handleDeadLetters(o.DeadLetters, o.Logger))
 	api.POST("/deadletters/:id/replay", handleReplay(o.DeadLetters, o.Logger))
+	api.GET("/reports/weekly", handleWeeklyReport(o.Reports, o.Now, o.Logger))
+	api.GET("/noise", handleNoise(o.Reports, o.Now, o.Logger))
+	api.POST("/whatif", handleWhatIf(o.Reports, o.Logger))
 }

@@ -44,6 +44,7 @@ type Options struct {
 	// verified with SlackSigningSecret.
 	SlackBot           SlackBot
 	SlackSigningSecret string
+	Reports            ReportService
 	// Ready reports whether the service can do its work (database
 	// reachable, schema current).
 	Ready func(ctx context.Context) error

@@ -123,7 +123,8 @@ func startServerWith(t *testing.T, dsn string, o serveOptions) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{t: t, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
-	args := append([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0"}, o.args...)
+	// The weekly reports go out by the real clock: off unless a test asks.
+	args := append([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0", "--weekly-reports=false"}, o.args...)
 	go func() {
 		err := run(ctx, args, o.getenv, pw, s.stderr)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))

@@ -20,6 +20,7 @@ commands:
   serve                       run the HTTP server (webhook, API, metrics)
   migrate up|down|status      apply, roll back or list schema migrations
   apply -f FILE [--dry-run]   make people, teams, rotations, escalation and routes match FILE
+  report weekly|noise|whatif  print (or send) a team's weekly report, noise ranking or what-if
   token create --name NAME    create a webhook/API token (printed once)
   token list                  list tokens
   token revoke NAME           revoke a token
@@ -53,6 +54,8 @@ func dispatch(ctx context.Context, args []string, env environment, stdout, stder
 		return token(ctx, args[1:], env, stdout, stderr)
 	case "apply":
 		return apply(ctx, args[1:], env, stdout, stderr)
+	case "report":
+		return report(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

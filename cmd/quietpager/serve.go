@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +21,9 @@ import (
 	"github.com/quietpager/quietpager/heartbeat"
 	"github.com/quietpager/quietpager/ingest"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
-	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/migrations"
+	"github.com/quietpager/quietpager/reports"
+	reportstore "github.com/quietpager/quietpager/reports/sqlstore"
 	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web"
@@ -72,12 +72,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"flap score below which a flapping alert stops (env QUIETPAGER_FLAP_LOW)")
 	flapQuiet := fs.Duration("flap-quiet", env.duration("QUIETPAGER_FLAP_QUIET", flap.Defaults.Quiet),
 		"how long an incident stays open after its alert stops flapping (env QUIETPAGER_FLAP_QUIET)")
-	externalURL := fs.String("external-url", env.str("QUIETPAGER_EXTERNAL_URL", "http://localhost:8080"),
-		"the URL people reach quietpager at, for links in pages (env QUIETPAGER_EXTERNAL_URL)")
-	slackToken := fs.String("slack-bot-token", env.str("QUIETPAGER_SLACK_BOT_TOKEN", ""),
-		"Slack bot token; empty: no Slack pages (env QUIETPAGER_SLACK_BOT_TOKEN)")
-	slackAPI := fs.String("slack-api-url", env.str("QUIETPAGER_SLACK_API_URL", ""),
-		"Slack Web API base URL, for testing against a fake (env QUIETPAGER_SLACK_API_URL)")
+	channels := addChannelFlags(fs, env)
+	weeklyReports := fs.Bool("weekly-reports", env.bool("QUIETPAGER_WEEKLY_REPORTS", true),
+		"send every team's weekly report on Monday 09:00 in its zone (env QUIETPAGER_WEEKLY_REPORTS)")
 	slackSecret := fs.String("slack-signing-secret", env.str("QUIETPAGER_SLACK_SIGNING_SECRET", ""),
 		"Slack app signing secret; with the bot token it turns on /slack/commands and /slack/interactions (env QUIETPAGER_SLACK_SIGNING_SECRET)")
 	slackCommand := fs.String("slack-command", env.str("QUIETPAGER_SLACK_COMMAND", "/oncall"),
@@ -88,12 +85,6 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"Alertmanager basic auth user; the password only from QUIETPAGER_ALERTMANAGER_PASSWORD (env QUIETPAGER_ALERTMANAGER_USERNAME)")
 	maxSilence := fs.Duration("max-silence", env.duration("QUIETPAGER_MAX_SILENCE", 24*time.Hour),
 		"longest silence Slack may create (env QUIETPAGER_MAX_SILENCE)")
-	smtpAddr := fs.String("smtp-addr", env.str("QUIETPAGER_SMTP_ADDR", ""),
-		"SMTP server host:port; empty: no e-mail pages (env QUIETPAGER_SMTP_ADDR)")
-	smtpFrom := fs.String("smtp-from", env.str("QUIETPAGER_SMTP_FROM", "quietpager@localhost"),
-		"From address of e-mail pages (env QUIETPAGER_SMTP_FROM)")
-	smtpUser := fs.String("smtp-username", env.str("QUIETPAGER_SMTP_USERNAME", ""), "SMTP user (env QUIETPAGER_SMTP_USERNAME)")
-	smtpTLS := fs.Bool("smtp-tls", env.bool("QUIETPAGER_SMTP_TLS", true), "require STARTTLS (env QUIETPAGER_SMTP_TLS)")
 	retryBase := fs.Duration("page-retry", env.duration("QUIETPAGER_PAGE_RETRY", 15*time.Second),
 		"first retry delay of a failed page, doubling each attempt (env QUIETPAGER_PAGE_RETRY)")
 	retention := fs.Duration("retention", env.duration("QUIETPAGER_RETENTION", 400*24*time.Hour),
@@ -154,25 +145,27 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	}
 	go routes.Run(ctx, 10*time.Second)
 
-	intMetrics := integrations.NewMetrics(reg)
-	var slackClient *integrations.Slack
-	if *slackToken != "" {
-		slackClient = integrations.NewSlack(integrations.SlackOptions{Token: *slackToken, APIURL: *slackAPI, Metrics: intMetrics})
-	}
-	pager, err := newPager(pagerSettings{externalURL: *externalURL, slack: slackClient,
-		smtpAddr: *smtpAddr, smtpFrom: *smtpFrom, smtpUser: *smtpUser, smtpPassword: env.str("QUIETPAGER_SMTP_PASSWORD", ""),
-		smtpTLS: *smtpTLS}, oncall, reg, log)
+	ch, err := channels.build(env, reg)
 	if err != nil {
 		return err
 	}
+	pager := newPager(ch, oncall, log)
 	store := dedupestore.New(db, dedupestore.Options{Policies: routes,
 		OnIncidents: pager.Schedule, OnGrown: pager.Grown, OnTransition: pager.Transitioned})
 	pager.SetIncidents(store)
 	workers := river.NewWorkers()
 	pager.Register(workers)
+	reportService := reports.New(reports.Options{History: reportstore.New(db), OnCall: oncall, Now: time.Now})
+	var periodic []*river.PeriodicJob
+	if *weeklyReports {
+		delivery := newDelivery(ch, reportService, db, time.Now)
+		delivery.Register(workers)
+		periodic = append(periodic, delivery.PeriodicJob())
+	}
 	jobs, err := river.NewClient(db.RiverDriver(), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
+		PeriodicJobs:      periodic,
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 100 * time.Millisecond,
 		RetryPolicy:       paging.Backoff{Base: *retryBase},
@@ -232,13 +225,14 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	defer heartbeats.Stop()
 
 	var bot web.SlackBot
+	slackClient := ch.slack
 	if (slackClient == nil) != (*slackSecret == "") {
 		log.Warn("the Slack bot needs both --slack-bot-token and --slack-signing-secret; /slack/commands and /slack/interactions are off")
 	}
 	if slackClient != nil && *slackSecret != "" {
-		b := newSlackBot(slackBotSettings{command: *slackCommand, externalURL: *externalURL, maxSilence: *maxSilence,
+		b := newSlackBot(slackBotSettings{command: *slackCommand, externalURL: ch.externalURL, maxSilence: *maxSilence,
 			amURL: *amURL, amUser: *amUser, amPassword: env.str("QUIETPAGER_ALERTMANAGER_PASSWORD", "")},
-			slackClient, store, oncall, intMetrics, log)
+			slackClient, store, oncall, ch.metrics, log)
 		defer func() {
 			stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
@@ -257,6 +251,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Incidents:   store,
 		OnCall:      oncall,
 		DeadLetters: pager,
+		Reports:     reportService,
 		Ready:       ready(db),
 		MaxBody:     *maxBody,
 		Now:         time.Now,
@@ -340,33 +335,14 @@ func ready(db *migrations.DB) func(context.Context) error {
 	}
 }
 
-type pagerSettings struct {
-	externalURL                                string
-	slack                                      *integrations.Slack
-	smtpAddr, smtpFrom, smtpUser, smtpPassword string
-	smtpTLS                                    bool
-}
-
-// newPager builds the delivery channels that are configured and the pager
-// that uses them.
-func newPager(s pagerSettings, oncall paging.OnCallStore, reg prometheus.Registerer, log *slog.Logger) (*paging.Pager, error) {
-	metrics := integrations.NewMetrics(reg)
-	o := paging.Options{OnCall: oncall, ExternalURL: s.externalURL, Now: time.Now, Logger: log,
-		Webhook: integrations.NewWebhook(integrations.WebhookOptions{Metrics: metrics})}
-	if s.slack != nil {
-		o.Slack = s.slack
+// newPager builds the pager on the delivery channels that are configured.
+func newPager(ch deliveryChannels, oncall paging.OnCallStore, log *slog.Logger) *paging.Pager {
+	o := paging.Options{OnCall: oncall, ExternalURL: ch.externalURL, Now: time.Now, Logger: log, Webhook: ch.webhook}
+	if ch.slack != nil {
+		o.Slack = ch.slack
 	}
-	if s.smtpAddr != "" {
-		host, portText, err := net.SplitHostPort(s.smtpAddr)
-		if err != nil {
-			return nil, fmt.Errorf("--smtp-addr must be host:port: %w", err)
-		}
-		port, err := strconv.Atoi(portText)
-		if err != nil {
-			return nil, fmt.Errorf("--smtp-addr must be host:port: %w", err)
-		}
-		o.Mail = integrations.NewMailer(integrations.MailOptions{Host: host, Port: port, From: s.smtpFrom,
-			Username: s.smtpUser, Password: s.smtpPassword, TLS: s.smtpTLS, Metrics: metrics})
+	if ch.mail != nil {
+		o.Mail = ch.mail
 	}
-	return paging.New(o), nil
+	return paging.New(o)
 }
