@@ -210,18 +210,6 @@ type Feedback struct {
 	At    time.Time `json:"at"`
 }
 
-// RuleNoise is what one alert rule (the alertname an incident is titled
-// after, within a team) cost in a time range: the interruptions it caused
-// by band, and the incidents people marked not actionable.
-type RuleNoise struct {
-	Alertname     string
-	Team          string
-	Sleep         int
-	Off           int
-	Business      int
-	NotActionable int
-}
-
 // IncidentQuery filters the incident list.
 type IncidentQuery struct {
 	State IncidentState // "" for any

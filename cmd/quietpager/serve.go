@@ -232,7 +232,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	if slackClient != nil && *slackSecret != "" {
 		b := newSlackBot(slackBotSettings{command: *slackCommand, externalURL: ch.externalURL, maxSilence: *maxSilence,
 			amURL: *amURL, amUser: *amUser, amPassword: env.str("QUIETPAGER_ALERTMANAGER_PASSWORD", "")},
-			slackClient, store, oncall, ch.metrics, log)
+			slackClient, store, oncall, reportService, ch.metrics, log)
 		defer func() {
 			stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()

@@ -7,6 +7,7 @@ import (
 	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
 	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/integrations/slackbot"
+	"github.com/quietpager/quietpager/reports"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 )
 
@@ -19,9 +20,9 @@ type slackBotSettings struct {
 // newSlackBot builds the slash command and button handler, with
 // Alertmanager silences when an Alertmanager URL is configured.
 func newSlackBot(s slackBotSettings, slack *integrations.Slack, store *dedupestore.Store, oncall *rotationstore.Store,
-	metrics *integrations.Metrics, log *slog.Logger) *slackbot.Bot {
+	reportService *reports.Service, metrics *integrations.Metrics, log *slog.Logger) *slackbot.Bot {
 	o := slackbot.Options{Command: s.command, Incidents: store, OnCall: oncall, Slack: slack,
-		Noise: slackbot.StoreRanker{Store: store}, ExternalURL: s.externalURL, MaxSilence: s.maxSilence,
+		Noise: reportService, ExternalURL: s.externalURL, MaxSilence: s.maxSilence,
 		Now: time.Now, Logger: log.With("component", "slack")}
 	if s.amURL != "" {
 		o.Silencer = integrations.NewAlertmanager(integrations.AlertmanagerOptions{URL: s.amURL,

@@ -20,6 +20,8 @@ import (
 	"github.com/quietpager/quietpager/integrations/alertmanagertest"
 	"github.com/quietpager/quietpager/integrations/slackbot"
 	"github.com/quietpager/quietpager/migrations"
+	"github.com/quietpager/quietpager/reports"
+	reportstore "github.com/quietpager/quietpager/reports/sqlstore"
 	"github.com/quietpager/quietpager/rotation"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 )
@@ -130,8 +132,9 @@ func newWorld(t *testing.T, db *migrations.DB, edit ...func(*slackbot.Options)) 
 	w.responses = newResponses(t)
 
 	o := slackbot.Options{Incidents: w.incidents, OnCall: w.oncall, Slack: w.slack,
-		Noise: slackbot.StoreRanker{Store: w.incidents}, ExternalURL: "https://qp.example.com",
-		Now: func() time.Time { return now }, ReplyWithin: 10 * time.Second}
+		Noise:       reports.New(reports.Options{History: reportstore.New(db), OnCall: w.oncall, Now: func() time.Time { return now }}),
+		ExternalURL: "https://qp.example.com",
+		Now:         func() time.Time { return now }, ReplyWithin: 10 * time.Second}
 	for _, f := range edit {
 		f(&o)
 	}
