@@ -264,12 +264,13 @@ type apiAlert struct {
 }
 
 type apiIncident struct {
-	ID       int64  `json:"id"`
-	State    string `json:"state"`
-	Title    string `json:"title"`
-	GroupKey string `json:"group_key"`
-	Alerts   int    `json:"alerts"`
-	Openings int    `json:"openings"`
+	ID       int64     `json:"id"`
+	State    string    `json:"state"`
+	Title    string    `json:"title"`
+	GroupKey string    `json:"group_key"`
+	Alerts   int       `json:"alerts"`
+	Openings int       `json:"openings"`
+	OpenedAt time.Time `json:"opened_at"`
 }
 
 func (r *replica) alerts(token string) ([]apiAlert, error) {
