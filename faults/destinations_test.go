@@ -117,16 +117,25 @@ func (f *failingSlack) String() string {
 // (connections are refused) until open, then it forwards to mailpit.
 type smtpGate struct {
 	addr, target string
+
+	mu     sync.Mutex
+	ln     net.Listener
+	err    error
+	closed bool
 }
 
-func (g smtpGate) open(t *testing.T) {
-	ln, err := net.Listen("tcp", g.addr)
-	if err != nil {
-		t.Errorf("open the SMTP gate: %v", err)
+// open starts listening; it runs on a timer, so it keeps its error for the
+// test to report.
+func (g *smtpGate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
 		return
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	if g.ln, g.err = net.Listen("tcp", g.addr); g.err != nil {
+		return
+	}
+	go func(ln net.Listener) {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -143,7 +152,28 @@ func (g smtpGate) open(t *testing.T) {
 				io.Copy(c, up)
 			}()
 		}
-	}()
+	}(g.ln)
+}
+
+func (g *smtpGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	if g.ln != nil {
+		g.ln.Close()
+	}
+}
+
+func (g *smtpGate) String() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.err != nil:
+		return "SMTP gate: " + g.err.Error()
+	case g.ln == nil:
+		return "SMTP gate closed"
+	}
+	return "SMTP gate open"
 }
 
 // deadLetter is what GET /api/v1/deadletters lists.
@@ -201,8 +231,9 @@ routes:
 
 	until := time.Now().Add(outage)
 	slack := startFailingSlack(t, until)
-	gate := smtpGate{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), target: mail.SMTPAddr()}
-	time.AfterFunc(time.Until(until), func() { gate.open(t) })
+	gate := &smtpGate{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), target: mail.SMTPAddr()}
+	timer := time.AfterFunc(time.Until(until), gate.open)
+	t.Cleanup(func() { timer.Stop(); gate.close() })
 	r := startReplica(t, "replica", dsn, "--slack-bot-token", "xoxb-faults", "--slack-api-url", slack.URL,
 		"--smtp-addr", gate.addr, "--smtp-tls=false", "--page-retry", "250ms")
 
@@ -306,7 +337,7 @@ routes:
 				why = append(why, fmt.Sprintf("e-mail to %s: %d incidents", p, len(got[p])))
 			}
 		}
-		return len(why) == 0, strings.Join(why, "; ")
+		return len(why) == 0, strings.Join(append(why, gate.String()), "; ")
 	})
 	time.Sleep(3 * time.Second)
 	got, err := box.pages()
