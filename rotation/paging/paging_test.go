@@ -1369,3 +1369,40 @@ func TestCriticalJoinDuringPage(t *testing.T) {
 		}
 	})
 }
+
+// TestAbandonedClaimIsRetried: a replica killed between claiming a page and
+// recording its outcome leaves the claim behind ("sending"). A later run of
+// the job (River rescues it) must not count that page as done: it retries
+// until the claim is stale, then delivers it, once.
+func TestAbandonedClaimIsRetried(t *testing.T) {
+	t.Parallel()
+	now := wednesday(10)
+	w := newWorld(t, migrationstest.DSN(t, migrations.SQLite), now)
+	w.oncall.cfg.Escalation[0].Steps[0].Delay = time.Minute // the job waits, so the claim can be planted first
+	r := w.replica(policy("payments", rotation.UrgencyPage))
+	id := r.open("g1")
+	job := r.waitJob(id, 0, false, "snoozed until the first step is due", snoozed)
+
+	w.clock.Set(now.Add(time.Minute))
+	claimed, _, err := r.store.ClaimPage(context.Background(), dedupe.PageRecord{IncidentID: id, Opening: 1,
+		Channel: dedupe.ChannelWebhook, At: w.clock.Now()}, 5*time.Minute)
+	if err != nil || !claimed {
+		t.Fatalf("ClaimPage: claimed %v, err %v", claimed, err)
+	}
+	r.runNow(job.ID)
+	r.waitJob(id, 0, false, "retrying while the dead run's claim is fresh", func(j pageJob) bool {
+		if j.State == rivertype.JobStateCompleted {
+			t.Fatalf("the job completed with the webhook page claimed by a dead run and never sent (%d deliveries)",
+				w.hook.deliveries(fmt.Sprintf("page-%d-1-0-0", id)))
+		}
+		return j.Attempt >= 2 && !finished(j) // failed once, trying again
+	})
+	w.clock.Set(now.Add(7 * time.Minute)) // the claim is stale now
+	r.waitJob(id, 0, false, "completed", func(j pageJob) bool { return j.State == rivertype.JobStateCompleted })
+	if n := w.hook.deliveries(fmt.Sprintf("page-%d-1-0-0", id)); n != 1 {
+		t.Errorf("%d webhook deliveries, want 1", n)
+	}
+	if n := w.slack.posts("C0PAYMENTS", id); n != 1 {
+		t.Errorf("%d channel posts, want 1", n)
+	}
+}

@@ -184,6 +184,13 @@ func (d *delivery) send(ctx context.Context, person, channel string, deliver fun
 		return false
 	}
 	if !claimed {
+		if !sent {
+			// Another run holds the claim: it is delivering right now, or
+			// it died doing so (a replica killed mid-delivery). Either way
+			// this page is not done: retry later, when it is sent or the
+			// claim is stale and ours to take.
+			d.failed = append(d.failed, fmt.Errorf("%s to %q: another run is delivering it", channel, person))
+		}
 		return sent
 	}
 	r, err := deliver()
