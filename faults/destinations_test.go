@@ -277,9 +277,9 @@ routes:
 	// A replay gets one attempt; one refused by a half-open breaker (it
 	// lets a single probe through) is a dead letter again and is replayed
 	// in the next round. A replay answered 503 is tried again in the next
-	// round, as 503 asks: it happens when an identical page job (the same
-	// incident and step, scheduled again by a retry or a replay of the step
-	// before) is waiting, see docs/faults.md.
+	// round, as 503 asks. (A dead letter superseded by an identical page
+	// job, scheduled again by a retry of the step before, is removed by its
+	// replay: see docs/faults.md.)
 	replays, refused := 0, 0
 	for round := 1; ; round++ {
 		waitFor(t, 30*time.Second, "no page job waiting", func() (bool, string) {

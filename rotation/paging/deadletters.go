@@ -1,7 +1,9 @@
 package paging
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"time"
@@ -57,7 +59,9 @@ func (p *Pager) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 }
 
 // Replay runs a dead letter again. What already reached people is not sent
-// twice: the job skips every delivery the pages table records as sent.
+// twice: the job skips every delivery the pages table records as sent. A
+// dead letter whose page has been scheduled again since is removed
+// instead: that job will send it.
 func (p *Pager) Replay(ctx context.Context, id int64) error {
 	client, err := p.riverClient()
 	if err != nil {
@@ -74,7 +78,32 @@ func (p *Pager) Replay(ctx context.Context, id int64) error {
 		return quietpager.Errorf(quietpager.Conflict, "job %d is %s, not a dead letter", id, job.State)
 	}
 	if _, err := client.JobRetry(ctx, id); err != nil {
+		// A retry of an earlier step can have scheduled this very page
+		// again; River's uniqueness then refuses the replay. The page is
+		// on its way already: the dead letter is superseded and goes.
+		if live, lerr := liveTwin(ctx, client, job); lerr == nil && live != 0 {
+			if _, err := client.JobDelete(ctx, id); err != nil {
+				return quietpager.Wrap(quietpager.Unavailable, err, "could not remove the superseded dead letter")
+			}
+			p.o.Logger.Info("dead letter superseded by a live job", "dead_letter", id, "job", live)
+			return nil
+		}
 		return quietpager.Wrap(quietpager.Unavailable, err, "could not replay the job")
 	}
 	return nil
+}
+
+// liveTwin returns the id of a job that is not finished and has the same
+// kind and arguments as job, or 0.
+func liveTwin(ctx context.Context, client *river.Client[*sql.Tx], job *rivertype.JobRow) (int64, error) {
+	res, err := client.JobList(ctx, river.NewJobListParams().Kinds(job.Kind).States(uniqueWhileLive.ByState...).First(1000))
+	if err != nil {
+		return 0, err
+	}
+	for _, j := range res.Jobs {
+		if j.ID != job.ID && bytes.Equal(j.EncodedArgs, job.EncodedArgs) {
+			return j.ID, nil
+		}
+	}
+	return 0, nil
 }

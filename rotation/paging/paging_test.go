@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1405,4 +1406,49 @@ func TestAbandonedClaimIsRetried(t *testing.T) {
 	if n := w.slack.posts("C0PAYMENTS", id); n != 1 {
 		t.Errorf("%d channel posts, want 1", n)
 	}
+}
+
+// A dead letter whose page was scheduled again since (a retried earlier
+// step schedules its next step anew) is superseded: replaying it succeeds
+// by removing it, so it is not counted twice, and the live job stays.
+func TestReplaySupersededDeadLetter(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, wednesday(10))
+		r := w.replica(policy("payments", rotation.UrgencyPage))
+		ctx := context.Background()
+		id := r.open("checkout")
+		r.waitJob(id, 1, false, "scheduled", waiting)
+		// The second step's job gives up...
+		jobs := r.pageJobs(id)
+		var step1 int64
+		for _, j := range jobs {
+			if j.Args.Step == 1 {
+				step1 = j.ID
+			}
+		}
+		if err := r.db.Gorm.Exec(`UPDATE river_job SET state = 'discarded', finalized_at = CURRENT_TIMESTAMP WHERE id = ?`, step1).Error; err != nil {
+			t.Fatal(err)
+		}
+		// ...and a retry of the first step schedules it again.
+		later := w.clock.Now().Add(24 * time.Hour)
+		twin, err := r.client.Insert(ctx, paging.PageArgs{IncidentID: id, Opening: 1, Step: 1}, &river.InsertOpts{ScheduledAt: later})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if twin.UniqueSkippedAsDuplicate {
+			t.Fatal("the twin was not inserted: the discarded job still counts as live")
+		}
+		if err := r.pager.Replay(ctx, step1); err != nil {
+			t.Fatalf("Replay(superseded) = %v, want nil", err)
+		}
+		if _, err := r.client.JobGet(ctx, step1); !errors.Is(err, river.ErrNotFound) {
+			t.Errorf("superseded dead letter after replay: %v; want it removed", err)
+		}
+		if list, err := r.pager.DeadLetters(ctx); err != nil || len(list) != 0 {
+			t.Errorf("dead letters after replay: %+v, %v; want none", list, err)
+		}
+		if job, err := r.client.JobGet(ctx, twin.Job.ID); err != nil || job.State != rivertype.JobStateScheduled {
+			t.Errorf("the live job after replay: %v; want it still scheduled", err)
+		}
+	})
 }
