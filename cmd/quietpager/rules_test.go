@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/quietpager/quietpager/migrations"
 )
 
 // TestShippedPrometheusRules: every rule in the shipped rules file is
@@ -48,6 +51,16 @@ func TestShippedPrometheusRules(t *testing.T) {
 	// The example configuration declares a heartbeat, so its gauge exists.
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "qp.db")
 	mustRun(t, "apply", "-f", filepath.Join("..", "..", "docs", "examples", "oncall.yaml"), "--db", dsn)
+	// A report was sent once, so the report gauges have a team to show.
+	db, err := migrations.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Gorm.Exec(`INSERT INTO report_sends (team, week, recipient, status, updated_at)
+		VALUES ('payments', '2026-W47', 'mailto:alice@example.com', 'sent', 1)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	s := startServer(t, dsn,
 		"--slack-bot-token", "xoxb-test", "--slack-api-url", "http://127.0.0.1:9/", "--smtp-addr", "127.0.0.1:9")
 	token := createToken(t, "sqlite:"+filepath.Join(t.TempDir(), "unused.db"), "x") // any token: a 401 fills the code series

@@ -155,7 +155,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	pager.SetIncidents(store)
 	workers := river.NewWorkers()
 	pager.Register(workers)
-	reportService := reports.New(reports.Options{History: reportstore.New(db), OnCall: oncall, Now: time.Now})
+	reportStore := reportstore.New(db)
+	reportService := reports.New(reports.Options{History: reportStore, OnCall: oncall, Now: time.Now})
+	reg.MustRegister(newReportSends(reportStore))
 	var periodic []*river.PeriodicJob
 	if *weeklyReports {
 		delivery := newDelivery(ch, reportService, db, time.Now)

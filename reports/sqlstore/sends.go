@@ -38,3 +38,36 @@ func (s *Store) FinishSend(ctx context.Context, team, week, recipient string, no
 	}
 	return nil
 }
+
+// SendState is, for one team, when its report last reached a recipient
+// and how many of its sends are failed now (each waits for a retry).
+type SendState struct {
+	Team     string
+	LastSent time.Time // zero if never
+	Failed   int
+}
+
+// SendStates reads every team's SendState that has any send recorded.
+func (s *Store) SendStates(ctx context.Context) ([]SendState, error) {
+	var rows []struct {
+		Team     string
+		LastSent int64
+		Failed   int
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT team,
+			COALESCE(MAX(CASE WHEN status = 'sent' THEN updated_at END), 0) AS last_sent,
+			SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
+		FROM report_sends GROUP BY team ORDER BY team`).Scan(&rows).Error
+	if err != nil {
+		return nil, unavailable(err, "the report sends")
+	}
+	out := make([]SendState, 0, len(rows))
+	for _, r := range rows {
+		st := SendState{Team: r.Team, Failed: r.Failed}
+		if r.LastSent > 0 {
+			st.LastSent = fromMicros(r.LastSent)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
