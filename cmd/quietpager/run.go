@@ -23,6 +23,9 @@ commands:
   token create --name NAME    create a webhook/API token (printed once)
   token list                  list tokens
   token revoke NAME           revoke a token
+  replay FILE                 replay recorded webhooks and actions (docs/replay.md)
+  replay --delete             delete replayed history
+  demo                        load a month of demo history into quietpager-demo.db
 
 Run "quietpager COMMAND -h" for a command's flags.`
 
@@ -53,6 +56,10 @@ func dispatch(ctx context.Context, args []string, env environment, stdout, stder
 		return token(ctx, args[1:], env, stdout, stderr)
 	case "apply":
 		return apply(ctx, args[1:], env, stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, args[1:], env, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
