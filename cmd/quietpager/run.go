@@ -145,6 +145,13 @@ func dbFlag(fs *flag.FlagSet, env environment) *string {
 		"database: sqlite:PATH or a postgres:// URL (env QUIETPAGER_DB)")
 }
 
+// flagGiven reports whether the command line set the flag.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
 func openDB(ctx context.Context, dsn string) (*migrations.DB, error) {
 	return migrations.Open(ctx, dsn)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/migrations"
+	"github.com/quietpager/quietpager/replay"
 	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web"
@@ -76,6 +78,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	retryBase := fs.Duration("page-retry", env.duration("QUIETPAGER_PAGE_RETRY", 15*time.Second),
 		"first retry delay of a failed page, doubling each attempt (env QUIETPAGER_PAGE_RETRY)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
+	demoMode := fs.Bool("demo", false, "load the demo (a month of history, docs/replay.md) into the demo's own database, "+demoDB+" unless --db is given, and serve it")
+	record := fs.String("record", env.str("QUIETPAGER_RECORD", ""),
+		"append every accepted webhook and every acknowledge/resolve to this file, for quietpager replay (env QUIETPAGER_RECORD)")
 	logFormat := fs.String("log-format", env.str("QUIETPAGER_LOG_FORMAT", "text"), "text or json (env QUIETPAGER_LOG_FORMAT)")
 	if _, err := parse(fs, args, 0, "quietpager serve [flags]"); err != nil {
 		return err
@@ -93,6 +98,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		return err
 	}
 
+	if *demoMode && !flagGiven(fs, "db") && env("QUIETPAGER_DB") == "" {
+		*dsn = demoDB
+	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {
 		return err
@@ -105,6 +113,15 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		}
 		for _, s := range steps {
 			log.Info("applied migration", "version", s.Version, "file", s.Name)
+		}
+	}
+
+	if *demoMode {
+		if !*autoMigrate {
+			return fmt.Errorf("--demo needs --migrate")
+		}
+		if err := loadDemo(ctx, db, time.Now(), stdout, log); err != nil {
+			return fmt.Errorf("demo: %w", err)
 		}
 	}
 
@@ -174,6 +191,18 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	})
 	batcher.Start()
 	defer batcher.Stop()
+	var submit web.AlertSubmitter = batcher
+	var incidents web.IncidentStore = store
+	if *record != "" {
+		f, err := os.OpenFile(*record, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+		defer f.Close()
+		rec := replay.NewRecorder(f, log)
+		submit = replay.RecordingSubmitter{Next: batcher, Recorder: rec}
+		incidents = replay.RecordingIncidents{IncidentStore: store, Recorder: rec}
+	}
 
 	maintainer := &dedupe.Maintainer{Store: store, Interval: maintenanceInterval, Now: time.Now, Logger: log,
 		Observe: func(flapping, open int) {
@@ -189,9 +218,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Metrics:     metrics,
 		Auth:        &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
 		Limiter:     &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
-		Submit:      batcher,
+		Submit:      submit,
 		Alerts:      store,
-		Incidents:   store,
+		Incidents:   incidents,
 		OnCall:      oncall,
 		DeadLetters: pager,
 		Ready:       ready(db),
