@@ -237,7 +237,7 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 		steps := func(title string) string {
 			var out []string
 			rows, err := db.SQL.Query(`SELECT p.round, p.step, p.person FROM interruptions p JOIN incidents i ON i.id = p.incident_id
-				WHERE i.title LIKE '%`+title+`%' ORDER BY p.round, p.step, p.person`)
+				WHERE i.title LIKE '%` + title + `%' ORDER BY p.round, p.step, p.person`)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -465,6 +465,77 @@ func TestReplayEqualsLive(t *testing.T) {
 		}
 		if got := snapshot(t, replayed); got != want {
 			t.Fatalf("replay differs from live:\nlive:\n%s\nreplay:\n%s", want, got)
+		}
+	})
+}
+
+func TestReplayBadLineKeepsWhatWasReplayed(t *testing.T) {
+	week := testWeek(t, false)
+	migrationstest.ForEachDialect(t, func(t *testing.T, dsn string, db *migrations.DB) {
+		applyDemoConfig(t, db)
+		path := writeLines(t, week[:4])
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, []byte(`{"at":"2030-01-01T00:00:00Z","action":"escalate","by":"x","fingerprint":"0123456789abcdef"}`+"\n")...)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, _, err := runCmd(t, noEnv, "replay", path, "--db", dsn)
+		if err == nil || !strings.Contains(err.Error(), `line 5: unknown action "escalate"`) {
+			t.Fatalf("replay of a bad line: %v, want an error naming line 5", err)
+		}
+		if !strings.Contains(stdout, "replayed 4 lines") {
+			t.Errorf("replay said %q, want 4 lines replayed", stdout)
+		}
+		// The four good lines: HighErrorRate opened, acknowledged and
+		// resolved, BackupJobSlow opened and paged.
+		if n := count(t, db, `SELECT COUNT(*) FROM incidents WHERE replay_id IS NOT NULL`); n != 2 {
+			t.Errorf("%d replayed incidents kept, want 2", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM interruptions`); n != 2 {
+			t.Errorf("%d interruptions kept, want 2", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM replays WHERE lines = 4 AND error LIKE '%line 5%'`); n != 1 {
+			t.Errorf("the replay's record does not say it stopped at line 5")
+		}
+	})
+}
+
+func TestDemo(t *testing.T) {
+	migrationstest.ForEachDialect(t, func(t *testing.T, dsn string, db *migrations.DB) {
+		// A replay left behind is deleted: loading the demo resets it.
+		file := writeLines(t, testWeek(t, false)[:2])
+		mustRun(t, "replay", file, "--db", dsn)
+		// The race detector slows the month's replay down several times.
+		out, stderr, err := runCmdWithin(t, 5*time.Minute, noEnv, "demo", "--db", dsn)
+		if err != nil || !strings.Contains(out, "30 days of history") {
+			t.Fatalf("demo: %v\n%s\n%s", err, out, stderr)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM replays WHERE source = 'demo'`); n != 1 || count(t, db, `SELECT COUNT(*) FROM replays`) != 1 {
+			t.Errorf("%d demo replays and others left after loading the demo, want the demo alone", n)
+		}
+		for _, team := range []string{"payments", "databases"} {
+			if n := count(t, db, `SELECT COUNT(*) FROM interruptions WHERE team = ? AND band = 'sleep'`, team); n == 0 {
+				t.Errorf("team %s: no sleep-hours interruptions in the demo", team)
+			}
+			if n := count(t, db, `SELECT COUNT(*) FROM pages p JOIN incidents i ON i.id = p.incident_id WHERE i.team = ?`, team); n == 0 {
+				t.Errorf("team %s: no pages in the demo", team)
+			}
+		}
+		for what, query := range map[string]string{
+			"a flapping disk alert": `SELECT COUNT(*) FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+				WHERE i.title LIKE '%DiskSpaceLow%' AND e.kind LIKE '%flap%'`,
+			"a storm of 60 alerts in one incident": `SELECT COUNT(*) FROM (SELECT e.incident_id FROM episodes e
+				JOIN alerts a ON a.id = e.alert_id WHERE a.alertname = 'InstanceDown' GROUP BY e.incident_id HAVING COUNT(*) = 60) s`,
+			"acknowledged genuine incidents": `SELECT COUNT(*) FROM incidents WHERE acknowledged_by IS NOT NULL`,
+			"nightly backup incidents":       `SELECT COUNT(*) FROM incidents WHERE title LIKE '%BackupJobSlow%'`,
+			"not actionable marks":           `SELECT COUNT(*) FROM incident_feedback`,
+		} {
+			if n := count(t, db, query); n == 0 {
+				t.Errorf("the demo has no %s", what)
+			}
 		}
 	})
 }
