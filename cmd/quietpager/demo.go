@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/quietpager/quietpager"
+	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/replay/demo"
 	replaystore "github.com/quietpager/quietpager/replay/sqlstore"
@@ -63,5 +65,18 @@ func loadDemo(ctx context.Context, db *migrations.DB, end time.Time, stdout io.W
 	}
 	fmt.Fprintf(stdout, "demo: %d days of history (%d webhooks, %d alerts, %d actions) replayed in %s\n",
 		demo.Days, res.Webhooks, res.Alerts, res.Actions, time.Since(started).Round(100*time.Millisecond))
+	// A fresh token each time, so that the demo's API can be read at once.
+	tokens := ingeststore.New(db)
+	if err := tokens.Revoke(ctx, demoToken); err != nil && quietpager.ErrorCode(err) != quietpager.NotFound {
+		return err
+	}
+	secret, err := tokens.Create(ctx, demoToken, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "read it: curl -H 'Authorization: Bearer %s' 'localhost:8080/api/v1/incidents?limit=20'\n", secret)
 	return nil
 }
+
+// demoToken names the API token the demo creates.
+const demoToken = "demo"

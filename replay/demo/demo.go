@@ -74,7 +74,9 @@ func History(w io.Writer, end time.Time) error {
 	var eps []episode
 	var lines []replay.Line
 
-	for day := start.In(berlin); day.Before(end); day = day.AddDate(0, 0, 1) {
+	// One day more on each side, cut to the month below, so that the first
+	// and the last day are as full as the others.
+	for day := start.In(berlin).AddDate(0, 0, -1); day.Before(end.AddDate(0, 0, 1)); day = day.AddDate(0, 0, 1) {
 		date := func(loc *time.Location, h, m int) time.Time {
 			d := day.In(loc)
 			return time.Date(d.Year(), d.Month(), d.Day(), h, m, 0, 0, loc)
