@@ -85,7 +85,11 @@ func webhookLine(t *testing.T, at time.Time, a weekAlert, resolved bool) replay.
 //     acknowledges after 3 minutes;
 //   - Friday 12:00 Berlin, HighCPU (payments, critical): gone after two
 //     minutes, unacknowledged.
-func testWeek(t *testing.T, withFeedback bool) []replay.Line {
+//
+// With extras, bob's mark and a payments warning from Tuesday 22:00 to
+// Wednesday 10:00 Berlin, whose page the business-hours route holds until
+// the working day of the person on call.
+func testWeek(t *testing.T, extras bool) []replay.Line {
 	t.Helper()
 	mon := testWeekStart()
 	ny, err := time.LoadLocation("America/New_York")
@@ -104,6 +108,10 @@ func testWeek(t *testing.T, withFeedback bool) []replay.Line {
 		{labels: map[string]string{"alertname": "HighCPU", "team": "payments", "severity": "critical", "cluster": "eu-1"},
 			start: mon.Add(4*24*time.Hour + 12*time.Hour), end: mon.Add(4*24*time.Hour + 12*time.Hour + 2*time.Minute)},
 	}
+	if extras {
+		alerts = append(alerts, weekAlert{labels: map[string]string{"alertname": "QueueBacklog", "team": "payments",
+			"severity": "warning", "cluster": "eu-1"}, start: mon.Add(46 * time.Hour), end: mon.Add(58 * time.Hour)})
+	}
 	var lines []replay.Line
 	for _, a := range alerts {
 		lines = append(lines, webhookLine(t, a.start.Add(30*time.Second), a, false))
@@ -113,7 +121,7 @@ func testWeek(t *testing.T, withFeedback bool) []replay.Line {
 		}
 		lines = append(lines, webhookLine(t, a.end.Add(30*time.Second), a, true))
 	}
-	if withFeedback {
+	if extras {
 		lines = append(lines, replay.Line{At: mon.Add(33 * time.Hour).UTC(), Action: replay.ActionNotActionable,
 			By: "bob", Labels: alerts[1].labels})
 	}
@@ -220,8 +228,8 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 			if err != nil {
 				t.Fatalf("replay: %v", err)
 			}
-			if res.Webhooks != 8 || res.Actions != 3 || res.Skipped != 0 {
-				t.Fatalf("replayed %+v, want 8 webhooks and 3 actions", res)
+			if res.Webhooks != 10 || res.Actions != 3 || res.Skipped != 0 {
+				t.Fatalf("replayed %+v, want 10 webhooks and 3 actions", res)
 			}
 			snaps = append(snaps, snapshot(t, d))
 		}
@@ -231,8 +239,28 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 		// The known pages: one incident each, all marked replayed; the
 		// backup alert escalated to step 2 (secondary and frank) and round 2,
 		// the acknowledged ones did not.
-		if n := count(t, db, `SELECT COUNT(*) FROM incidents WHERE replay_id IS NOT NULL`); n != 4 {
-			t.Errorf("%d replayed incidents, want 4", n)
+		if n := count(t, db, `SELECT COUNT(*) FROM incidents WHERE replay_id IS NOT NULL`); n != 5 {
+			t.Errorf("%d replayed incidents, want 5", n)
+		}
+		// The warning's page waited, in simulated time, for the working day
+		// of the person on call, in that person's zone.
+		var held struct {
+			OpenedAt, At int64
+			Person, Band string
+			TimeZone     string
+		}
+		if err := db.Gorm.Raw(`SELECT i.opened_at, p.at, p.person, p.band, pe.time_zone FROM interruptions p
+				JOIN incidents i ON i.id = p.incident_id JOIN people pe ON pe.name = p.person
+			WHERE i.title LIKE '%QueueBacklog%' ORDER BY p.at LIMIT 1`).Scan(&held).Error; err != nil {
+			t.Fatal(err)
+		}
+		zone, err := time.LoadLocation(held.TimeZone)
+		if err != nil {
+			t.Fatalf("the held page reached nobody (%+v): %v", held, err)
+		}
+		if want := rotation.NextBusinessStart(time.UnixMicro(held.OpenedAt), zone); !time.UnixMicro(held.At).Equal(want) || held.Band != "business" {
+			t.Errorf("held page reached %s at %v (%s hours), want %v, the start of their working day",
+				held.Person, time.UnixMicro(held.At).In(zone), held.Band, want.In(zone))
 		}
 		steps := func(title string) string {
 			var out []string
@@ -274,8 +302,8 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 		}
 
 		out := mustRun(t, "replay", "--delete", "--db", dsn)
-		if !strings.Contains(out, "4 incidents") {
-			t.Errorf("replay --delete said %q, want 4 incidents", out)
+		if !strings.Contains(out, "5 incidents") {
+			t.Errorf("replay --delete said %q, want 5 incidents", out)
 		}
 		for _, table := range []string{"incidents", "episodes", "alerts", "pages", "interruptions", "incident_feedback", "replays"} {
 			if n := count(t, db, `SELECT COUNT(*) FROM `+table); n != 0 {
