@@ -65,6 +65,9 @@ type Finder interface {
 	// NextHold is the earliest end of a quiet period after flapping among
 	// unresolved incidents; ok is false when there is none.
 	NextHold(ctx context.Context) (t time.Time, ok bool, err error)
+	// NextFlapStop is when the first flapping alert stops flapping if
+	// nothing changes; ok is false when none flaps.
+	NextFlapStop(ctx context.Context) (t time.Time, ok bool, err error)
 }
 
 // Jobs is the job queue seen from the driver: River under the simulated
@@ -201,26 +204,37 @@ func (d *Driver) advance(ctx context.Context, to time.Time) error {
 }
 
 // maintain does the live server's maintenance pass at now and decides when
-// the next one matters: on the live grid while an alert flaps, at the end
-// of the earliest quiet period, or after the next event.
+// the next one can change something: the first pass on the live grid after
+// a flapping alert's score falls below its low threshold, or after the
+// earliest quiet period ends (or the next event, which schedules a pass).
+// The passes in between would find nothing to do, so the driver skips
+// them; the result is the same as a pass every MaintainEvery.
 func (d *Driver) maintain(ctx context.Context, now time.Time) error {
-	flapping, _, err := d.o.Maintain.Maintain(ctx, now)
-	if err != nil {
+	if _, _, err := d.o.Maintain.Maintain(ctx, now); err != nil {
 		return err
 	}
 	d.tick = time.Time{}
-	if flapping > 0 {
-		d.tick = d.grid(now.Add(time.Nanosecond))
-		return nil
-	}
-	hold, ok, err := d.o.Finder.NextHold(ctx)
-	if err != nil {
-		return err
-	}
-	if ok && hold.After(now) {
-		d.tick = d.grid(hold)
+	for _, next := range []func(context.Context) (time.Time, bool, error){d.o.Finder.NextFlapStop, d.o.Finder.NextHold} {
+		t, ok, err := next(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		t = d.grid(later(t, now.Add(time.Nanosecond)))
+		if d.tick.IsZero() || t.Before(d.tick) {
+			d.tick = t
+		}
 	}
 	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // grid is the first maintenance instant at or after t: the live server

@@ -29,9 +29,11 @@ func replayCmd(ctx context.Context, args []string, env environment, stdout, stde
 	del := fs.Bool("delete", false, "delete all replayed history instead of replaying")
 	until := fs.String("until", "", "keep running escalations and held pages until this RFC 3339 time (default: the last line's time)")
 	const usage = "quietpager replay FILE [--until TIME] [--db DSN] | quietpager replay --delete [--db DSN]"
-	want := 1
-	if len(args) > 0 && (args[0] == "--delete" || args[0] == "-delete") {
-		want = 0
+	want := 1 // the file, unless deleting
+	for _, a := range args {
+		if a == "--delete" || a == "-delete" || a == "--delete=true" || a == "-delete=true" {
+			want = 0
+		}
 	}
 	pos, err := parse(fs, args, want, usage)
 	if err != nil {
@@ -140,7 +142,7 @@ func runReplay(ctx context.Context, db *migrations.DB, replays *replaystore.Stor
 		}
 	}()
 	driver := replay.New(replay.Options{Clock: clock, Writer: store, Actions: store,
-		Finder: replaystore.Run{Store: replays, ID: id}, Maintain: store, MaintainEvery: maintenanceInterval,
+		Finder: replaystore.Run{Store: replays, ID: id, Policies: routes}, Maintain: store, MaintainEvery: maintenanceInterval,
 		Jobs: jobs, Until: until, Logger: log})
 	return driver.Run(ctx, replay.NewReader(r))
 }

@@ -112,6 +112,14 @@ func testWeek(t *testing.T, extras bool) []replay.Line {
 		alerts = append(alerts, weekAlert{labels: map[string]string{"alertname": "QueueBacklog", "team": "payments",
 			"severity": "warning", "cluster": "eu-1"}, start: mon.Add(46 * time.Hour), end: mon.Add(58 * time.Hour)})
 	}
+	// Thursday evening in New York the database disk alert flaps: six
+	// two-minute firings three minutes apart.
+	thu := mon.AddDate(0, 0, 3).In(ny)
+	disk := map[string]string{"alertname": "DiskSpaceLow", "team": "db", "severity": "warning", "instance": "db-3"}
+	for i := range 6 {
+		start := time.Date(thu.Year(), thu.Month(), thu.Day(), 19, 5*i, 0, 0, ny)
+		alerts = append(alerts, weekAlert{labels: disk, start: start, end: start.Add(2 * time.Minute)})
+	}
 	var lines []replay.Line
 	for _, a := range alerts {
 		lines = append(lines, webhookLine(t, a.start.Add(30*time.Second), a, false))
@@ -228,8 +236,8 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 			if err != nil {
 				t.Fatalf("replay: %v", err)
 			}
-			if res.Webhooks != 10 || res.Actions != 3 || res.Skipped != 0 {
-				t.Fatalf("replayed %+v, want 10 webhooks and 3 actions", res)
+			if res.Webhooks != 22 || res.Actions != 3 || res.Skipped != 0 {
+				t.Fatalf("replayed %+v, want 22 webhooks and 3 actions", res)
 			}
 			snaps = append(snaps, snapshot(t, d))
 		}
@@ -239,8 +247,8 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 		// The known pages: one incident each, all marked replayed; the
 		// backup alert escalated to step 2 (secondary and frank) and round 2,
 		// the acknowledged ones did not.
-		if n := count(t, db, `SELECT COUNT(*) FROM incidents WHERE replay_id IS NOT NULL`); n != 5 {
-			t.Errorf("%d replayed incidents, want 5", n)
+		if n := count(t, db, `SELECT COUNT(*) FROM incidents WHERE replay_id IS NOT NULL`); n != 6 {
+			t.Errorf("%d replayed incidents, want 6", n)
 		}
 		// The warning's page waited, in simulated time, for the working day
 		// of the person on call, in that person's zone.
@@ -301,9 +309,9 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 			t.Errorf("%d pages not recorded by the replay stand-ins", n)
 		}
 
-		out := mustRun(t, "replay", "--delete", "--db", dsn)
-		if !strings.Contains(out, "5 incidents") {
-			t.Errorf("replay --delete said %q, want 5 incidents", out)
+		out := mustRun(t, "replay", "--db", dsn, "--delete")
+		if !strings.Contains(out, "6 incidents") {
+			t.Errorf("replay --delete said %q, want 6 incidents", out)
 		}
 		for _, table := range []string{"incidents", "episodes", "alerts", "pages", "interruptions", "incident_feedback", "replays"} {
 			if n := count(t, db, `SELECT COUNT(*) FROM `+table); n != 0 {
@@ -346,8 +354,10 @@ func (c *testClock) Set(t time.Time) {
 // default queue and wall clock, and the recorder in front, as serve
 // --record wires it.
 type livePipeline struct {
-	t         *testing.T
-	clock     *testClock
+	t     *testing.T
+	clock *testClock
+	tick  time.Time // next maintenance pass; zero while nothing is open
+
 	client    *river.Client[*sql.Tx]
 	store     *dedupestore.Store
 	submit    replay.RecordingSubmitter
@@ -418,18 +428,34 @@ func (lp *livePipeline) settle() {
 	}
 }
 
-// runUntil runs the waiting jobs due by t in time order, each at its due
-// time, as paging_test.go does: set the clock, make the job run now.
+// runUntil runs, in time order until t, the waiting jobs, each at its due
+// time, as paging_test.go does (set the clock, make the job run now), and
+// the server's maintenance pass every 15 seconds while an incident is open
+// or an alert flaps (it has nothing to do otherwise).
 func (lp *livePipeline) runUntil(t time.Time) {
 	lp.t.Helper()
 	for {
 		waiting := lp.jobs(rivertype.JobStateScheduled)
-		if len(waiting) == 0 || waiting[0].ScheduledAt.After(t) {
+		job := len(waiting) > 0 && !waiting[0].ScheduledAt.After(t)
+		maintain := !lp.tick.IsZero() && !lp.tick.After(t) && (!job || !lp.tick.After(waiting[0].ScheduledAt))
+		switch {
+		case maintain:
+			lp.clock.Set(lp.tick)
+			flapping, open, err := lp.store.Maintain(context.Background(), lp.tick)
+			if err != nil {
+				lp.t.Fatal(err)
+			}
+			lp.tick = lp.tick.Add(maintenanceInterval)
+			if flapping == 0 && open == 0 {
+				lp.tick = time.Time{}
+			}
+		case job:
+			lp.clock.Set(waiting[0].ScheduledAt)
+			if _, err := lp.client.JobRetry(context.Background(), waiting[0].ID); err != nil {
+				lp.t.Fatal(err)
+			}
+		default:
 			return
-		}
-		lp.clock.Set(waiting[0].ScheduledAt)
-		if _, err := lp.client.JobRetry(context.Background(), waiting[0].ID); err != nil {
-			lp.t.Fatal(err)
 		}
 		lp.settle()
 	}
@@ -466,6 +492,9 @@ func (lp *livePipeline) feed(lines []replay.Line) {
 			}
 		}
 		lp.settle()
+		if lp.tick.IsZero() {
+			lp.tick = l.At.Truncate(maintenanceInterval).Add(maintenanceInterval)
+		}
 	}
 }
 
@@ -477,8 +506,11 @@ func TestReplayEqualsLive(t *testing.T) {
 		lp := newLivePipeline(t, live, &recorded)
 		lp.feed(week)
 		want := snapshot(t, live)
-		if n := count(t, live, `SELECT COUNT(*) FROM interruptions`); n != 7 {
-			t.Fatalf("the live week made %d interruptions, want 7:\n%s", n, want)
+		if n := count(t, live, `SELECT COUNT(*) FROM interruptions`); n != 9 {
+			t.Fatalf("the live week made %d interruptions, want 9 (the disk alert paged twice before it flapped):\n%s", n, want)
+		}
+		if n := count(t, live, `SELECT COUNT(*) FROM incident_events WHERE kind LIKE '%flap%'`); n == 0 {
+			t.Fatalf("the disk alert did not flap live:\n%s", want)
 		}
 
 		// What serve --record wrote, replayed into a fresh database.

@@ -6,12 +6,14 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/quietpager/quietpager"
 	"github.com/quietpager/quietpager/dedupe"
+	"github.com/quietpager/quietpager/flap"
 	"github.com/quietpager/quietpager/migrations"
 )
 
@@ -85,6 +87,35 @@ func (s *Store) Marker(id int64, next func(ctx context.Context, tx *sql.Tx, chan
 type Run struct {
 	*Store
 	ID int64
+	// Policies give each alert its flap thresholds, as the incident store
+	// has them.
+	Policies dedupe.Policies
+}
+
+// NextFlapStop implements replay.Finder: when the first flapping alert
+// stops flapping if nothing changes, by its route's flap thresholds.
+func (r Run) NextFlapStop(ctx context.Context) (time.Time, bool, error) {
+	var rows []struct {
+		Labels    string
+		FlapScore float64
+		FlapAt    int64
+	}
+	if err := r.db.WithContext(ctx).Raw(`SELECT labels, flap_score, flap_at FROM alerts WHERE flapping = ?`, true).
+		Scan(&rows).Error; err != nil {
+		return time.Time{}, false, unavailable(err, "read flapping alerts")
+	}
+	var first time.Time
+	for _, a := range rows {
+		labels := map[string]string{}
+		if err := json.Unmarshal([]byte(a.Labels), &labels); err != nil {
+			return time.Time{}, false, err
+		}
+		stop := r.Policies.PolicyFor(labels).Flap.StopsAt(flap.State{Score: a.FlapScore, At: fromMicros(a.FlapAt), Flapping: true})
+		if first.IsZero() || stop.Before(first) {
+			first = stop
+		}
+	}
+	return first, !first.IsZero(), nil
 }
 
 // IncidentOf implements replay.Finder: the incident of this replay holding
