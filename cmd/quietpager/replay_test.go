@@ -569,7 +569,7 @@ func TestDemo(t *testing.T) {
 		file := writeLines(t, testWeek(t, false)[:2])
 		mustRun(t, "replay", file, "--db", dsn)
 		// The race detector slows the month's replay down several times.
-		out, stderr, err := runCmdWithin(t, 5*time.Minute, noEnv, "demo", "--db", dsn)
+		out, stderr, err := runCmdWithin(t, 10*time.Minute, noEnv, "demo", "--db", dsn)
 		if err != nil || !strings.Contains(out, "30 days of history") {
 			t.Fatalf("demo: %v\n%s\n%s", err, out, stderr)
 		}
