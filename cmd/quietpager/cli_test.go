@@ -123,7 +123,7 @@ func TestCLIRejectsStrayArguments(t *testing.T) {
 // command's flags. Doing so must show them and succeed, not end in an
 // error (main would print "quietpager: flag: help requested" and exit 1).
 func TestCLICommandHelp(t *testing.T) {
-	for _, cmd := range [][]string{{"serve", "-h"}, {"migrate", "up", "-h"}, {"token", "list", "-h"}} {
+	for _, cmd := range [][]string{{"serve", "-h"}, {"migrate", "up", "-h"}, {"token", "list", "-h"}, {"replay", "-h"}, {"demo", "-h"}} {
 		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
 			_, stderr, err := runCmdWithin(t, 5*time.Second, noEnv, cmd...)
 			if !strings.Contains(stderr, "-db") {

@@ -24,6 +24,9 @@ commands:
   token create --name NAME    create a webhook/API token (printed once)
   token list                  list tokens
   token revoke NAME           revoke a token
+  replay FILE                 replay recorded webhooks and actions (docs/replay.md)
+  replay --delete             delete replayed history
+  demo                        load a month of demo history into quietpager-demo.db
 
 Run "quietpager COMMAND -h" for a command's flags.`
 
@@ -56,6 +59,10 @@ func dispatch(ctx context.Context, args []string, env environment, stdout, stder
 		return apply(ctx, args[1:], env, stdout, stderr)
 	case "report":
 		return report(ctx, args[1:], env, stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, args[1:], env, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -139,6 +146,13 @@ func parse(fs *flag.FlagSet, args []string, want int, usage string) ([]string, e
 func dbFlag(fs *flag.FlagSet, env environment) *string {
 	return fs.String("db", env.str("QUIETPAGER_DB", "sqlite:quietpager.db"),
 		"database: sqlite:PATH or a postgres:// URL (env QUIETPAGER_DB)")
+}
+
+// flagGiven reports whether the command line set the flag.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 func openDB(ctx context.Context, dsn string) (*migrations.DB, error) {

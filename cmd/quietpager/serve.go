@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/quietpager/quietpager/ingest"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/migrations"
+	"github.com/quietpager/quietpager/replay"
 	"github.com/quietpager/quietpager/reports"
 	reportstore "github.com/quietpager/quietpager/reports/sqlstore"
 	"github.com/quietpager/quietpager/rotation/paging"
@@ -90,6 +92,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	retention := fs.Duration("retention", env.duration("QUIETPAGER_RETENTION", 400*24*time.Hour),
 		"how long resolved incidents, their episodes and alerts are kept; 0 keeps everything (env QUIETPAGER_RETENTION)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
+	demoMode := fs.Bool("demo", false, "load the demo (a month of history, docs/replay.md) into the demo's own database, "+demoDB+" unless --db is given, and serve it")
+	record := fs.String("record", env.str("QUIETPAGER_RECORD", ""),
+		"append every accepted webhook and every acknowledge/resolve to this file, for quietpager replay (env QUIETPAGER_RECORD)")
 	logFormat := fs.String("log-format", env.str("QUIETPAGER_LOG_FORMAT", "text"), "text or json (env QUIETPAGER_LOG_FORMAT)")
 	if _, err := parse(fs, args, 0, "quietpager serve [flags]"); err != nil {
 		return err
@@ -113,6 +118,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		return err
 	}
 
+	if *demoMode && !flagGiven(fs, "db") && env("QUIETPAGER_DB") == "" {
+		*dsn = demoDB
+	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {
 		return err
@@ -125,6 +133,15 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		}
 		for _, s := range steps {
 			log.Info("applied migration", "version", s.Version, "file", s.Name)
+		}
+	}
+
+	if *demoMode {
+		if !*autoMigrate {
+			return fmt.Errorf("--demo needs --migrate")
+		}
+		if err := loadDemo(ctx, db, time.Now(), stdout, log); err != nil {
+			return fmt.Errorf("demo: %w", err)
 		}
 	}
 
@@ -211,6 +228,18 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	})
 	batcher.Start()
 	defer batcher.Stop()
+	var submit web.AlertSubmitter = batcher
+	var incidents web.IncidentStore = store
+	if *record != "" {
+		f, err := os.OpenFile(*record, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+		defer f.Close()
+		rec := replay.NewRecorder(f, log)
+		submit = replay.RecordingSubmitter{Next: batcher, Recorder: rec}
+		incidents = replay.RecordingIncidents{IncidentStore: store, Recorder: rec}
+	}
 
 	maintainer := &dedupe.Maintainer{Store: store, Interval: maintenanceInterval, Now: time.Now, Logger: log,
 		Retention: *retention, OnPrune: metrics.Pruned,
@@ -248,9 +277,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Metrics:     metrics,
 		Auth:        &ingest.Authenticator{Store: ingeststore.New(db), TTL: tokenTTL, Now: time.Now},
 		Limiter:     &ingest.RateLimiter{PerSecond: *rateLimit, Burst: *rateBurst},
-		Submit:      batcher,
+		Submit:      submit,
 		Alerts:      store,
-		Incidents:   store,
+		Incidents:   incidents,
 		OnCall:      oncall,
 		DeadLetters: pager,
 		Reports:     reportService,

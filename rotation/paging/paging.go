@@ -69,6 +69,10 @@ type Options struct {
 	ExternalURL string // base URL of the UI, for links in pages
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Queue is the River queue the pager's jobs go to; empty is River's
+	// default queue. Replay uses its own, so that a server running on the
+	// same database never delivers a replayed page.
+	Queue string
 }
 
 // Pager schedules and runs page jobs.
@@ -168,9 +172,11 @@ func (p *Pager) Schedule(ctx context.Context, tx *sql.Tx, changes []dedupe.Incid
 		}
 		switch {
 		case (c.Opened || c.Reopened) && c.Page:
-			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening}})
+			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening},
+				InsertOpts: p.insertOpts(time.Time{})})
 		case c.Critical:
-			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening, Urgent: true}})
+			params = append(params, river.InsertManyParams{Args: PageArgs{IncidentID: c.ID, Opening: c.Opening, Urgent: true},
+				InsertOpts: p.insertOpts(time.Time{})})
 		}
 	}
 	return p.insertTx(ctx, tx, params)
@@ -221,8 +227,14 @@ func (p *Pager) Transitioned(ctx context.Context, tx *sql.Tx, incidentID int64, 
 	if err != nil {
 		return err
 	}
-	_, err = client.InsertTx(ctx, tx, UpdateArgs{IncidentID: incidentID, Event: kind}, nil)
+	_, err = client.InsertTx(ctx, tx, UpdateArgs{IncidentID: incidentID, Event: kind}, p.insertOpts(time.Time{}))
 	return err
+}
+
+// insertOpts puts a job on the pager's queue, to run at scheduledAt (zero:
+// at once). The job kinds' own options (uniqueness, attempts) still apply.
+func (p *Pager) insertOpts(scheduledAt time.Time) *river.InsertOpts {
+	return &river.InsertOpts{Queue: p.o.Queue, ScheduledAt: scheduledAt}
 }
 
 func (p *Pager) page(in dedupe.IncidentDetail) integrations.Page {

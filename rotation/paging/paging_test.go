@@ -2,6 +2,7 @@ package paging_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -281,6 +282,7 @@ type world struct {
 	hook   *hookServer
 	reg    *prometheus.Registry
 	ny     *time.Location
+	queue  string // the pager's River queue; empty: the default
 }
 
 // replica is one quietpager process: its database handle, incident store,
@@ -358,6 +360,7 @@ func (w *world) replica(policies dedupe.Policies) *replica {
 		OnCall:      w.oncall,
 		ExternalURL: "https://quietpager.example.com/",
 		Now:         w.clock.Now,
+		Queue:       w.queue,
 		Slack: integrations.NewSlack(integrations.SlackOptions{
 			Token: "xoxb-test", APIURL: w.slack.front.URL + "/",
 			Retry:   integrations.RetryOptions{Max: 1, WaitMin: time.Millisecond, WaitMax: 2 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond},
@@ -380,7 +383,7 @@ func (w *world) replica(policies dedupe.Policies) *replica {
 	workers := river.NewWorkers()
 	pager.Register(workers)
 	client, err := river.NewClient(db.RiverDriver(), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Queues:            map[string]river.QueueConfig{cmp.Or(w.queue, river.QueueDefault): {MaxWorkers: 4}},
 		Workers:           workers,
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 20 * time.Millisecond,
@@ -689,6 +692,40 @@ func TestIncidentOpensPage(t *testing.T) {
 		}
 		if !paged[0].At.Equal(now) {
 			t.Errorf("paged at %v, want the injected now %v", paged[0].At, now)
+		}
+	})
+}
+
+// A pager with its own queue (replay's) puts every job there, the first
+// page, the next step and the Slack update, so that a server working the
+// default queue on the same database never runs them.
+func TestQueue(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, wednesday(10))
+		w.queue = "replay"
+		r := w.replica(policy("payments", rotation.UrgencyPage))
+		id := r.open("checkout")
+		r.waitJob(id, 0, false, "finished", finished)
+		r.waitJob(id, 1, false, "scheduled", waiting)
+		if err := r.store.Acknowledge(context.Background(), id, "alice", w.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.client.JobList(context.Background(), river.NewJobListParams().First(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]bool{}
+		for _, j := range res.Jobs {
+			kinds[j.Kind] = true
+			if j.Queue != "replay" {
+				t.Errorf("%s job on queue %q, want replay", j.Kind, j.Queue)
+			}
+		}
+		if !kinds["page"] || !kinds["page_update"] {
+			t.Errorf("jobs of kinds %v, want page and page_update", kinds)
+		}
+		if got := sentPages(r.incident(id)); !slices.Equal(got, w.firstPages()) {
+			t.Errorf("sent pages %v, want %v: the replay queue's worker runs them", got, w.firstPages())
 		}
 	})
 }

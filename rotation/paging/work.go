@@ -80,7 +80,7 @@ func (w *pageWorker) Work(ctx context.Context, job *river.Job[PageArgs]) error {
 			return err
 		}
 		next := PageArgs{IncidentID: in.ID, Opening: a.Opening, Step: due.Step, Round: due.Round, Urgent: a.Urgent}
-		if _, err := client.Insert(ctx, next, &river.InsertOpts{ScheduledAt: due.At}); err != nil {
+		if _, err := client.Insert(ctx, next, p.insertOpts(due.At)); err != nil {
 			return err
 		}
 	}
