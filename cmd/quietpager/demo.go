@@ -11,8 +11,8 @@ import (
 	"github.com/quietpager/quietpager"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/migrations"
-	"github.com/quietpager/quietpager/replay/demo"
-	replaystore "github.com/quietpager/quietpager/replay/sqlstore"
+	"github.com/quietpager/quietpager/reports/replay/demo"
+	replaystore "github.com/quietpager/quietpager/reports/replay/sqlstore"
 	"github.com/quietpager/quietpager/rotation"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 )

@@ -15,8 +15,8 @@ import (
 	"github.com/quietpager/quietpager/dedupe"
 	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
 	"github.com/quietpager/quietpager/migrations"
-	"github.com/quietpager/quietpager/replay"
-	replaystore "github.com/quietpager/quietpager/replay/sqlstore"
+	"github.com/quietpager/quietpager/reports/replay"
+	replaystore "github.com/quietpager/quietpager/reports/replay/sqlstore"
 	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/quietpager/quietpager"
-	"github.com/quietpager/quietpager/replay"
+	"github.com/quietpager/quietpager/reports/replay"
 )
 
 const goodWebhook = `{"at":"2026-11-02T10:00:30Z","webhook":{"version":"4","groupKey":"{}:{alertname=\"A\"}","receiver":"q","status":"firing",` +

@@ -16,8 +16,8 @@ import (
 
 	"github.com/quietpager/quietpager/dedupe"
 	dedupestore "github.com/quietpager/quietpager/dedupe/sqlstore"
-	"github.com/quietpager/quietpager/heartbeat"
 	"github.com/quietpager/quietpager/ingest"
+	"github.com/quietpager/quietpager/ingest/heartbeat"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/migrations/migrationstest"
 	"github.com/quietpager/quietpager/rotation"

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/quietpager/quietpager/ingest"
-	"github.com/quietpager/quietpager/replay"
+	"github.com/quietpager/quietpager/reports/replay"
 )
 
 // OnCall is the demo's on-call configuration (YAML, as `quietpager apply`
