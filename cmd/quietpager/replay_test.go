@@ -23,8 +23,10 @@ import (
 	"github.com/quietpager/quietpager/ingest"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/migrations/migrationstest"
+	"github.com/quietpager/quietpager/reports"
 	"github.com/quietpager/quietpager/reports/replay"
 	"github.com/quietpager/quietpager/reports/replay/demo"
+	reportstore "github.com/quietpager/quietpager/reports/sqlstore"
 	"github.com/quietpager/quietpager/rotation"
 	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
@@ -216,6 +218,28 @@ func snapshot(t *testing.T, db *migrations.DB) string {
 	return b.String()
 }
 
+// weeklyReports renders the test week's weekly report of both teams as
+// JSON: what a team would read after the replay.
+func weeklyReports(t *testing.T, db *migrations.DB) string {
+	t.Helper()
+	svc := reports.New(reports.Options{History: reportstore.New(db), OnCall: rotationstore.New(db),
+		Now: func() time.Time { return testWeekStart().AddDate(0, 0, 8) }})
+	var b strings.Builder
+	for _, team := range []string{"payments", "databases"} {
+		w, err := svc.Weekly(context.Background(), team, reports.WeekOf(testWeekStart(), berlinZone))
+		if err != nil {
+			t.Fatalf("weekly report of %s: %v", team, err)
+		}
+		js, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(js)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
 func count(t *testing.T, db *migrations.DB, query string, args ...any) int {
 	t.Helper()
 	var n int
@@ -229,7 +253,7 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 	file := writeLines(t, testWeek(t, true))
 	migrationstest.ForEachDialect(t, func(t *testing.T, dsn string, db *migrations.DB) {
 		second := migrationstest.Open(t, migrationstest.DSN(t, db.Dialect))
-		var snaps []string
+		var snaps, weeklies []string
 		for _, d := range []*migrations.DB{db, second} {
 			applyDemoConfig(t, d)
 			res, err := replayStream(context.Background(), d, mustOpen(t, file), file, time.Time{}, slog.New(slog.DiscardHandler))
@@ -240,9 +264,16 @@ func TestReplayTwiceGivesTheSameHistory(t *testing.T) {
 				t.Fatalf("replayed %+v, want 22 webhooks and 3 actions", res)
 			}
 			snaps = append(snaps, snapshot(t, d))
+			weeklies = append(weeklies, weeklyReports(t, d))
 		}
 		if snaps[0] != snaps[1] {
 			t.Fatalf("two replays of one file differ:\n%s\nvs\n%s", snaps[0], snaps[1])
+		}
+		if weeklies[0] != weeklies[1] {
+			t.Fatalf("the weekly reports of two replays differ:\n%s\nvs\n%s", weeklies[0], weeklies[1])
+		}
+		if !strings.Contains(weeklies[0], `"noise":[{`) {
+			t.Fatalf("the replayed week's reports rank no noisy rule:\n%s", weeklies[0])
 		}
 		// The known pages: one incident each, all marked replayed; the
 		// backup alert escalated to step 2 (secondary and frank) and round 2,
@@ -525,6 +556,9 @@ func TestReplayEqualsLive(t *testing.T) {
 		}
 		if got := snapshot(t, replayed); got != want {
 			t.Fatalf("replay differs from live:\nlive:\n%s\nreplay:\n%s", want, got)
+		}
+		if got, want := weeklyReports(t, replayed), weeklyReports(t, live); got != want {
+			t.Fatalf("the weekly reports after the replay differ from live:\nlive:\n%s\nreplay:\n%s", want, got)
 		}
 	})
 }
