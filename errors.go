@@ -16,6 +16,8 @@ const (
 	NotFound     Code = "not_found"    // the thing asked for does not exist
 	Conflict     Code = "conflict"     // the request makes no sense in the current state
 	Unauthorized Code = "unauthorized" // missing or wrong credentials
+	Forbidden    Code = "forbidden"    // known caller, but not allowed to do this
+	TooMany      Code = "too_many"     // too many attempts (logins); wait and retry
 	Unavailable  Code = "unavailable"  // a dependency (usually the database) is down; retry later
 	Internal     Code = "internal"     // a bug or an unexpected failure
 )

@@ -173,7 +173,7 @@ func newOnCallServer(t *testing.T, now time.Time) *onCallServer {
 		MaxBody:     4 << 20,
 		Now:         func() time.Time { return now },
 	}
-	ts := httptest.NewServer(web.New(o))
+	ts := httptest.NewServer(newHandler(t, o))
 	t.Cleanup(ts.Close)
 	return &onCallServer{
 		server: &server{t: t, URL: ts.URL, DB: db, Tokens: tokens, Token: secret, Reg: reg},

@@ -1,11 +1,17 @@
 package web
 
 import (
+	"net/http"
+	"strings"
+	"time"
+
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/quietpager/quietpager/web/account"
 )
 
-func routes(r *gin.Engine, o Options) {
+func routes(r *gin.Engine, o Options, p *pages) {
 	r.GET("/healthz", handleHealthz())
 	r.GET("/readyz", handleReadyz(o.Ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
@@ -36,4 +42,24 @@ func routes(r *gin.Engine, o Options) {
 	api.GET("/reports/weekly", handleWeeklyReport(o.Reports, o.Now, o.Logger))
 	api.GET("/noise", handleNoise(o.Reports, o.Now, o.Logger))
 	api.POST("/whatif", handleWhatIf(o.Reports, o.Logger))
+
+	if o.Accounts != nil {
+		uiRoutes(r, o, p)
+	}
+}
+
+// uiRoutes are the web UI's pages: the login page and static files for
+// everyone, everything else for logged-in users, every form CSRF-checked.
+func uiRoutes(r *gin.Engine, o Options, p *pages) {
+	l := login{accounts: o.Accounts, ttl: o.SessionTTL, now: o.Now,
+		https:   strings.HasPrefix(o.ExternalURL, "https://"),
+		limiter: &account.LoginLimiter{Max: 5, Window: 15 * time.Minute}}
+	r.GET("/static/*file", handleStatic())
+	r.GET("/login", handleLoginPage(p, l))
+	r.POST("/login", handleLogin(p, l))
+
+	ui := r.Group("/", requireLogin(p, l), checkCSRF(p))
+	ui.POST("/logout", handleLogout(p, l))
+	ui.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/oncall") })
+	ui.GET("/oncall", handleOnCallPage(p, o.OnCall, o.Now))
 }

@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -48,18 +49,31 @@ type Options struct {
 	// Ready reports whether the service can do its work (database
 	// reachable, schema current).
 	Ready func(ctx context.Context) error
+	// Accounts, when set, turns the web UI on: login, sessions and the
+	// pages. Without it only the API and webhooks are served.
+	Accounts AccountStore
+	// SessionTTL is how long a login lasts.
+	SessionTTL time.Duration
+	// ExternalURL is how people reach the service; https:// marks cookies
+	// Secure.
+	ExternalURL string
 	// MaxBody is the largest webhook body accepted, in bytes.
 	MaxBody int64
 	Now     func() time.Time
 }
 
 // New returns the HTTP handler.
-func New(o Options) http.Handler {
+// The templates are parsed here, so a broken one fails the start.
+func New(o Options) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(recovery(o.Logger), accessLog(o.Logger))
-	routes(r, o)
-	return r
+	p, err := parsePages(o.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("web templates: %w", err)
+	}
+	routes(r, o, p)
+	return r, nil
 }
 
 func recovery(log *slog.Logger) gin.HandlerFunc {
@@ -98,6 +112,10 @@ func httpStatus(code quietpager.Code) int {
 		return http.StatusConflict
 	case quietpager.Unauthorized:
 		return http.StatusUnauthorized
+	case quietpager.Forbidden:
+		return http.StatusForbidden
+	case quietpager.TooMany:
+		return http.StatusTooManyRequests
 	case quietpager.Unavailable:
 		return http.StatusServiceUnavailable
 	default:

@@ -40,7 +40,12 @@ type server struct {
 // newServer starts a server; opts may change the options before it starts.
 func newServer(t testing.TB, opts ...func(*web.Options)) *server {
 	t.Helper()
-	db := migrationstest.Open(t, migrationstest.DSN(t, migrations.SQLite))
+	return newServerOn(t, migrationstest.Open(t, migrationstest.DSN(t, migrations.SQLite)), opts...)
+}
+
+// newServerOn starts a server on db.
+func newServerOn(t testing.TB, db *migrations.DB, opts ...func(*web.Options)) *server {
+	t.Helper()
 	tokens := tokenstore.New(db)
 	secret, err := tokens.Create(context.Background(), "alertmanager", time.Now())
 	if err != nil {
@@ -75,9 +80,19 @@ func newServer(t testing.TB, opts ...func(*web.Options)) *server {
 	for _, f := range opts {
 		f(&o)
 	}
-	ts := httptest.NewServer(web.New(o))
+	ts := httptest.NewServer(newHandler(t, o))
 	t.Cleanup(ts.Close)
 	return &server{t: t, URL: ts.URL, DB: db, Tokens: tokens, Token: secret, Reg: reg}
+}
+
+// newHandler is web.New, failing the test on a template error.
+func newHandler(t testing.TB, o web.Options) http.Handler {
+	t.Helper()
+	h, err := web.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // response is an answer, read whole.

@@ -29,6 +29,7 @@ import (
 	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web"
+	accountstore "github.com/quietpager/quietpager/web/account/sqlstore"
 )
 
 // tokenTTL is how long a server trusts its copy of the token table.
@@ -91,6 +92,8 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		"first retry delay of a failed page, doubling each attempt (env QUIETPAGER_PAGE_RETRY)")
 	retention := fs.Duration("retention", env.duration("QUIETPAGER_RETENTION", 400*24*time.Hour),
 		"how long resolved incidents, their episodes and alerts are kept; 0 keeps everything (env QUIETPAGER_RETENTION)")
+	sessionTTL := fs.Duration("session-ttl", env.duration("QUIETPAGER_SESSION_TTL", 12*time.Hour),
+		"how long a web UI login lasts (env QUIETPAGER_SESSION_TTL)")
 	logLevel := fs.String("log-level", env.str("QUIETPAGER_LOG_LEVEL", "info"), "debug, info, warn or error (env QUIETPAGER_LOG_LEVEL)")
 	demoMode := fs.Bool("demo", false, "load the demo (a month of history, docs/replay.md) into the demo's own database, "+demoDB+" unless --db is given, and serve it")
 	record := fs.String("record", env.str("QUIETPAGER_RECORD", ""),
@@ -283,12 +286,18 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		OnCall:      oncall,
 		DeadLetters: pager,
 		Reports:     reportService,
+		Accounts:    accountstore.New(db),
+		SessionTTL:  *sessionTTL,
+		ExternalURL: ch.externalURL,
 		Ready:       ready(db),
 		MaxBody:     *maxBody,
 		Now:         time.Now,
 	}
 	webOptions.SlackBot, webOptions.SlackSigningSecret = bot, *slackSecret
-	handler := web.New(webOptions)
+	handler, err := web.New(webOptions)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
