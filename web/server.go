@@ -52,6 +52,9 @@ type Options struct {
 	// Accounts, when set, turns the web UI on: login, sessions and the
 	// pages. Without it only the API and webhooks are served.
 	Accounts AccountStore
+	// Audit records and shows who changed rotations, overrides and
+	// incidents through the UI.
+	Audit AuditLog
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
 	// ExternalURL is how people reach the service; https:// marks cookies

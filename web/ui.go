@@ -77,7 +77,8 @@ func humanDuration(d time.Duration) string {
 
 // parsePages parses layout.html with each other template file.
 func parsePages(log *slog.Logger) (*pages, error) {
-	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html")
+	// layout.html and the shared blocks (audit.html) go into every page.
+	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html", "templates/audit.html")
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func parsePages(log *slog.Logger) (*pages, error) {
 	p := &pages{byName: map[string]*template.Template{}, log: log}
 	for _, file := range names {
 		name := strings.TrimSuffix(path.Base(file), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "audit" {
 			continue
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, file)

@@ -37,7 +37,7 @@ func newUIServer(t *testing.T, opts ...func(*web.Options)) *uiServer {
 	db := migrationstest.Open(t, migrationstest.DSN(t, migrations.SQLite))
 	s := &uiServer{Accounts: accountstore.New(db), OnCall: rotationstore.New(db)}
 	s.server = newServerOn(t, db, append([]func(*web.Options){func(o *web.Options) {
-		o.Accounts, o.OnCall, o.SessionTTL = s.Accounts, s.OnCall, 12*time.Hour
+		o.Accounts, o.Audit, o.OnCall, o.SessionTTL = s.Accounts, s.Accounts, s.OnCall, 12*time.Hour
 	}}, opts...)...)
 	return s
 }

@@ -274,6 +274,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		}()
 		bot = b
 	}
+	accounts := accountstore.New(db)
 	webOptions := web.Options{
 		Logger:      log,
 		Gatherer:    reg,
@@ -286,7 +287,8 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		OnCall:      oncall,
 		DeadLetters: pager,
 		Reports:     reportService,
-		Accounts:    accountstore.New(db),
+		Accounts:    accounts,
+		Audit:       accounts,
 		SessionTTL:  *sessionTTL,
 		ExternalURL: ch.externalURL,
 		Ready:       ready(db),
