@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/quietpager/quietpager"
+	"github.com/quietpager/quietpager/ingest"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/reports/replay/demo"
 	replaystore "github.com/quietpager/quietpager/reports/replay/sqlstore"
 	"github.com/quietpager/quietpager/rotation"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
+	"github.com/quietpager/quietpager/web/account"
+	accountstore "github.com/quietpager/quietpager/web/account/sqlstore"
 )
 
 // demoDB is where the demo keeps its data unless --db says otherwise: its
@@ -75,7 +78,30 @@ func loadDemo(ctx context.Context, db *migrations.DB, end time.Time, stdout io.W
 		return err
 	}
 	fmt.Fprintf(stdout, "read it: curl -H 'Authorization: Bearer %s' 'localhost:8080/api/v1/incidents?limit=20'\n", secret)
+	// And a fresh admin login for the web UI.
+	password, err := resetDemoUser(ctx, accountstore.New(db))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "see it: http://localhost:8080/ as %s, password %s\n", demoUser, password)
 	return nil
+}
+
+// demoUser is the web UI admin the demo creates.
+const demoUser = "demo"
+
+// resetDemoUser replaces the demo's admin with one with a new random
+// password, which it returns.
+func resetDemoUser(ctx context.Context, users *accountstore.Store) (string, error) {
+	if err := users.DeleteUser(ctx, demoUser); err != nil && quietpager.ErrorCode(err) != quietpager.NotFound {
+		return "", err
+	}
+	secret, _ := ingest.NewToken()
+	password := secret[len(secret)-16:] // 16 random URL-safe characters: 96 bits
+	if _, err := users.AddUser(ctx, demoUser, account.Admin, "", password, time.Now()); err != nil {
+		return "", err
+	}
+	return password, nil
 }
 
 // demoToken names the API token the demo creates.

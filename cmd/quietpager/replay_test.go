@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,8 @@ import (
 	"github.com/quietpager/quietpager/rotation"
 	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
+	"github.com/quietpager/quietpager/web/account"
+	accountstore "github.com/quietpager/quietpager/web/account/sqlstore"
 )
 
 var berlinZone = func() *time.Location {
@@ -606,6 +609,14 @@ func TestDemo(t *testing.T) {
 		out, stderr, err := runCmdWithin(t, 10*time.Minute, noEnv, "demo", "--db", dsn)
 		if err != nil || !strings.Contains(out, "30 days of history") {
 			t.Fatalf("demo: %v\n%s\n%s", err, out, stderr)
+		}
+		// The printed login works in the web UI's store.
+		login := regexp.MustCompile(`as (\S+), password (\S+)`).FindStringSubmatch(out)
+		if login == nil {
+			t.Fatalf("demo printed no web UI login:\n%s", out)
+		}
+		if _, s, err := accountstore.New(db).Login(context.Background(), login[1], login[2], time.Now(), time.Hour); err != nil || s.User.Role != account.Admin {
+			t.Errorf("the demo's login %s: %v, role %q, want an admin", login[1], err, s.User.Role)
 		}
 		if n := count(t, db, `SELECT COUNT(*) FROM replays WHERE source = 'demo'`); n != 1 || count(t, db, `SELECT COUNT(*) FROM replays`) != 1 {
 			t.Errorf("%d demo replays and others left after loading the demo, want the demo alone", n)
