@@ -136,7 +136,7 @@ func TestNoisePage(t *testing.T) {
 	// The fix hints are the API's, word for word, over the same window.
 	since, until := reportsNow.AddDate(0, 0, -28), reportsNow
 	var api struct{ Rules []reports.RuleNoise }
-	s.get("/api/v1/noise?" + url.Values{"team": {"payments"}, "since": {since.Format(time.RFC3339)},
+	s.get("/api/v1/noise?"+url.Values{"team": {"payments"}, "since": {since.Format(time.RFC3339)},
 		"until": {until.Format(time.RFC3339)}}.Encode()).JSON(t, &api)
 	var proposal *reports.Proposal
 	for _, rule := range api.Rules {
