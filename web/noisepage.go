@@ -15,8 +15,8 @@ import (
 	"github.com/quietpager/quietpager/rotation"
 )
 
-// noiseWindows are the windows, in days, the noise page offers; the first
-// listed is not the default (noiseDefaultDays is).
+// noiseWindows are the windows, in days, the noise page offers: a week, the
+// four weeks of a monthly review (the default), and a quarter.
 var noiseWindows = []int{7, 28, 90}
 
 const noiseDefaultDays = 28
@@ -71,7 +71,7 @@ func handleNoisePage(p *pages, store OnCallStore, svc ReportService, now func() 
 				return
 			}
 		}
-		team, err := pickTeam(c, cfg)
+		team, err := reportsTeam(c, cfg)
 		if err != nil {
 			p.fail(c, err)
 			return
@@ -83,7 +83,7 @@ func handleNoisePage(p *pages, store OnCallStore, svc ReportService, now func() 
 			p.render(c, http.StatusOK, "noise", "Noise", v)
 			return
 		}
-		v.Team, v.Zone = team.Name, zoneOf(team)
+		v.Team, v.Zone = team.Name, reportsZone(team)
 		v.Until = now()
 		v.Since = v.Until.AddDate(0, 0, -v.Days)
 
@@ -139,10 +139,10 @@ func (f whatIfForm) proposal(team string, since, until time.Time) (reports.Propo
 	return p, nil
 }
 
-// pickTeam is the team the query names; without one, the logged-in
+// reportsTeam is the team the query names; without one, the logged-in
 // user's first team, else the first team. With no teams at all it is the
 // zero Team; a name that is no team is NotFound.
-func pickTeam(c *gin.Context, cfg rotation.Config) (rotation.Team, error) {
+func reportsTeam(c *gin.Context, cfg rotation.Config) (rotation.Team, error) {
 	if name := c.Query("team"); name != "" {
 		t, ok := teamNamed(cfg, name)
 		if !ok {
@@ -162,7 +162,7 @@ func pickTeam(c *gin.Context, cfg rotation.Config) (rotation.Team, error) {
 	return rotation.Team{}, nil
 }
 
-func zoneOf(t rotation.Team) *time.Location {
+func reportsZone(t rotation.Team) *time.Location {
 	if t.TimeZone == nil {
 		return time.UTC
 	}

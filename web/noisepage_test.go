@@ -112,6 +112,7 @@ var (
 	ariaFig  = regexp.MustCompile(`aria-label="([^"]+)"`)
 	whatIfTd = regexp.MustCompile(`<tr data-row="(before|after|saved)"><th>[^<]+</th>((?:<td class="num">(?:<b>)?\d+(?:</b>)?</td>)+)`)
 	number   = regexp.MustCompile(`\d+`)
+	tryIt    = regexp.MustCompile(`<a href="(/noise/whatif\?[^"]+)">try it</a>`)
 )
 
 func TestNoisePage(t *testing.T) {
@@ -207,6 +208,18 @@ func TestNoisePage(t *testing.T) {
 	}
 	if res.Saved.Pages != 12 {
 		t.Errorf("the API says the for: fix saves %d pages, want CPUSpike's 12", res.Saved.Pages)
+	}
+
+	// Each fix's "try it" replays its own proposal.
+	tries := tryIt.FindAllStringSubmatch(b.get("/noise").Body, -1)
+	if len(tries) != 2 {
+		t.Errorf("%d fixes to try, want DiskFull's business hours and CPUSpike's for:", len(tries))
+	}
+	for _, m := range tries {
+		path := html.UnescapeString(m[1])
+		if r := b.get(path); r.Status != http.StatusOK || len(whatIfTd.FindAllString(r.Body, -1)) != 3 {
+			t.Errorf("%s: %d, no what-if result", path, r.Status)
+		}
 	}
 
 	for _, c := range []struct {

@@ -38,7 +38,7 @@ func handleReportPage(p *pages, store OnCallStore, svc ReportService, now func()
 			p.fail(c, err)
 			return
 		}
-		team, err := pickTeam(c, cfg)
+		team, err := reportsTeam(c, cfg)
 		if err != nil {
 			p.fail(c, err)
 			return
@@ -51,7 +51,7 @@ func handleReportPage(p *pages, store OnCallStore, svc ReportService, now func()
 			p.render(c, http.StatusOK, "report", "Weekly report", v)
 			return
 		}
-		v.Team, v.Zone = team.Name, zoneOf(team)
+		v.Team, v.Zone = team.Name, reportsZone(team)
 		current := reports.WeekOf(now(), v.Zone)
 		v.Week = current.Prev()
 		if s := c.Query("week"); s != "" {
