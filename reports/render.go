@@ -33,6 +33,13 @@ func WriteHTML(out io.Writer, w Weekly, link string) error {
 	return htmlReport.Execute(out, view{w, link})
 }
 
+// WriteHTMLBody writes the e-mail's report without the document around it
+// or its heading, for a page to embed: the same template as WriteHTML's
+// body, so the page and the e-mail show the same figures.
+func WriteHTMLBody(out io.Writer, w Weekly, link string) error {
+	return htmlReport.ExecuteTemplate(out, "body", view{w, link})
+}
+
 // Subject is the weekly e-mail's subject.
 func Subject(w Weekly) string {
 	return fmt.Sprintf("[quietpager] %s %s: %s, %s", w.Team, w.Week,
@@ -145,7 +152,10 @@ var htmlReport = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`
 <html><head><meta charset="utf-8"><title>quietpager weekly report: {{.Team}} {{.Week}}</title></head>
 <body style="font-family: Helvetica, Arial, sans-serif; color: #222">
 <h2>Weekly report: team {{.Team}}, {{.Week}}</h2>
-<p style="color: #666">Week in {{.TimeZone}}; each person's hours in their own zone.</p>
+{{template "body" .}}
+<p style="color: #777; font-size: 12px">quietpager</p>
+</body></html>
+{{define "body"}}<p style="color: #666">Week in {{.TimeZone}}; each person's hours in their own zone.</p>
 {{with .Figures}}<table cellpadding="4" cellspacing="0" border="0">
 <tr><td>Pages</td><td align="right"><b>{{.Pages}}</b></td><td></td></tr>
 <tr><td>Incidents</td><td align="right"><b>{{.Incidents}}</b></td><td>{{printf "%.2f" .Shifts.PerShift}} per 12-hour shift, busiest shift {{.Shifts.Max}}, {{.Shifts.OverCeiling}} shifts over the ceiling of {{.Shifts.Ceiling}}</td></tr>
@@ -183,7 +193,4 @@ var htmlReport = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`
 {{range .Noise}}<li><b>{{.Rule}}</b>: toil {{.ToilCost}}, {{.Pages}} pages, {{.Interruptions.Total}} interruptions, {{.Episodes}} episodes, transient {{percent .TransientShare}}, flapping {{percent .FlappingShare}}, at night {{percent .NightShare}}, median {{duration .MedianDuration}}, {{.NotActionable}} marked not actionable
 {{if .Fixes}}<ul>{{range .Fixes}}<li>{{.Text}}</li>{{end}}</ul>{{end}}</li>
 {{end}}</ol>
-{{if .Link}}<p><a href="{{.Link}}">Open the full report</a></p>{{end}}
-<p style="color: #777; font-size: 12px">quietpager</p>
-</body></html>
-`))
+{{if .Link}}<p><a href="{{.Link}}">Open the full report</a></p>{{end}}{{end}}`))

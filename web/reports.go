@@ -18,6 +18,7 @@ type ReportService interface {
 	Weekly(ctx context.Context, team string, week reports.Week) (reports.Weekly, error)
 	Noise(ctx context.Context, team string, since, until time.Time) ([]reports.RuleNoise, error)
 	WhatIf(ctx context.Context, p reports.Proposal) (reports.WhatIfResult, error)
+	Rhythm(ctx context.Context, team string, since, until time.Time) (reports.Rhythm, error)
 }
 
 func teamParam(c *gin.Context) (string, error) {

@@ -62,4 +62,7 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 	ui.POST("/logout", handleLogout(p, l))
 	ui.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/oncall") })
 	ui.GET("/oncall", handleOnCallPage(p, o.OnCall, o.Now))
+	ui.GET("/noise", handleNoisePage(p, o.OnCall, o.Reports, o.Now, false))
+	ui.GET("/noise/whatif", handleNoisePage(p, o.OnCall, o.Reports, o.Now, true))
+	ui.GET("/reports", handleReportPage(p, o.OnCall, o.Reports, o.Now))
 }
