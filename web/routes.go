@@ -57,9 +57,18 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 	r.GET("/static/*file", handleStatic())
 	r.GET("/login", handleLoginPage(p, l))
 	r.POST("/login", handleLogin(p, l))
+	if o.Feeds != nil {
+		// A feed's address is its own credential: calendar apps do not log in.
+		r.GET("/calendar/:token", handleCalendar(o.Feeds, o.OnCall, o.Now, o.Logger))
+	}
 
 	ui := r.Group("/", requireLogin(p, l), checkCSRF(p))
 	ui.POST("/logout", handleLogout(p, l))
 	ui.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/oncall") })
 	ui.GET("/oncall", handleOnCallPage(p, o.OnCall, o.Now))
+	if o.Feeds != nil {
+		ui.GET("/feeds", handleFeedsPage(p, o.Feeds, o.OnCall))
+		ui.POST("/feeds", handleCreateFeed(p, o.Feeds, o.OnCall, o.Audit, o.ExternalURL, o.Now))
+		ui.POST("/feeds/:id/revoke", handleRevokeFeed(p, o.Feeds, o.Audit, o.Now))
+	}
 }
