@@ -186,6 +186,14 @@ func TestRotationFeed(t *testing.T) {
 		t.Fatalf("refused forms made feeds: %v", feeds)
 	}
 
+	// The feed starts a week back, Wednesday 28 October 12:00 Berlin, in
+	// the middle of erin's day: its event is her whole day, less the hour
+	// alice covered before the feed's range begins.
+	_, err := s.OnCall.CreateOverride(context.Background(), rotation.Override{Rotation: "payments-secondary", Person: "alice",
+		Start: time.Date(2026, 10, 28, 8, 0, 0, 0, time.UTC), End: time.Date(2026, 10, 28, 9, 0, 0, 0, time.UTC), CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Viewers read every rotation, so they may subscribe to one.
 	address, _ := createFeed(t, vic, url.Values{"kind": {"rotation"}, "rotation": {"payments-secondary"}})
 	for _, a := range []string{address, strings.TrimSuffix(address, ".ics")} {
@@ -197,6 +205,10 @@ func TestRotationFeed(t *testing.T) {
 		// else's rotation.
 		if len(events) < 60 || len(events) > 66 {
 			t.Errorf("%d events, want about 63 daily shifts", len(events))
+		}
+		first := calEvent{Start: "20261028T090000Z", End: "20261029T080000Z", Summary: "On call: payments-secondary (erin)"}
+		if len(events) == 0 || !hasEvent(events[:1], first) {
+			t.Errorf("first event %v, want %v", events[:min(1, len(events))], first)
 		}
 		people := map[string]bool{}
 		for _, e := range events {
