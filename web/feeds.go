@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -41,9 +42,12 @@ type feedsView struct {
 }
 
 type newFeedView struct {
-	Feed   account.Feed
-	URL    string
-	Webcal string // the same address for calendar apps that subscribe on click
+	Feed account.Feed
+	URL  string
+	// Webcal is the same address for calendar apps that subscribe on
+	// click; html/template would blank the webcal: scheme, which is safe
+	// here as the address is built from our own URL and a token.
+	Webcal template.URL
 }
 
 // handleFeedsPage lists the user's calendar feeds with forms for new ones.
@@ -136,7 +140,7 @@ func handleCreateFeed(p *pages, feeds FeedStore, oncall OnCallStore, audit Audit
 			return
 		}
 		url := feedURL(c, externalURL, token)
-		webcal := "webcal://" + strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
+		webcal := template.URL("webcal://" + strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://"))
 		renderFeeds(c, p, feeds, oncall, &newFeedView{Feed: f, URL: url, Webcal: webcal})
 	}
 }

@@ -48,6 +48,9 @@ func createFeed(t *testing.T, b *browser, form url.Values) (string, string) {
 	if r.Status != http.StatusOK || m == nil {
 		t.Fatalf("create feed %v: %d, no feed address on the page:\n%s", form, r.Status, r.Body)
 	}
+	if webcal := `href="webcal://` + strings.TrimPrefix(m[1], "http://") + `"`; !strings.Contains(r.Body, webcal) {
+		t.Errorf("the page lacks the subscribe link %s", webcal)
+	}
 	ids := revokeForm.FindAllStringSubmatch(r.Body, -1)
 	if len(ids) == 0 {
 		t.Fatalf("the new feed is not listed:\n%s", r.Body)
