@@ -20,12 +20,12 @@ import (
 // payments-primary (alice from Monday 09:00, then bob, then erin).
 var feedsNow = time.Date(2026, 11, 4, 11, 0, 0, 0, time.UTC)
 
-func newFeedsServer(t *testing.T) *uiServer {
+func newFeedsServer(t *testing.T, opts ...func(*web.Options)) *uiServer {
 	t.Helper()
-	s := newUIServer(t, func(o *web.Options) {
+	s := newUIServer(t, append([]func(*web.Options){func(o *web.Options) {
 		o.Feeds = o.Accounts.(web.FeedStore)
 		o.Now = func() time.Time { return feedsNow }
-	})
+	}}, opts...)...)
 	s.applyExample()
 	s.addUser("alice", account.Member, "alice")
 	s.addUser("bob", account.Member, "bob")
@@ -283,5 +283,20 @@ func TestFeedsPageNeedsLogin(t *testing.T) {
 	}
 	if r := b.get("/calendar/nothing.ics"); r.Status != http.StatusNotFound {
 		t.Errorf("GET /calendar/ logged out with a bad token: %d, want 404 (not a login redirect)", r.Status)
+	}
+}
+
+func TestFeedAddressUsesExternalURL(t *testing.T) {
+	s := newFeedsServer(t, func(o *web.Options) { o.ExternalURL = "https://pager.example.com/" })
+	b := s.login("alice")
+	b.get("/feeds")
+	r := b.post("/feeds", url.Values{"kind": {"person"}})
+	m := regexp.MustCompile(`value="https://pager\.example\.com/calendar/(qp_[^"/]+)\.ics"`).FindStringSubmatch(r.Body)
+	if m == nil || !strings.Contains(r.Body, `href="webcal://pager.example.com/calendar/`+m[1]+`.ics"`) {
+		t.Fatalf("the new feed's address is not under the external URL:\n%s", r.Body)
+	}
+	// The same token works on this server, whatever name it is reached by.
+	if status, _, events := fetchCalendar(t, s.URL+"/calendar/"+m[1]+".ics"); status != http.StatusOK || len(events) == 0 {
+		t.Errorf("GET the feed: %d, %d events", status, len(events))
 	}
 }
