@@ -57,6 +57,10 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 	r.GET("/static/*file", handleStatic())
 	r.GET("/login", handleLoginPage(p, l))
 	r.POST("/login", handleLogin(p, l))
+	if o.Feeds != nil {
+		// A feed's address is its own credential: calendar apps do not log in.
+		r.GET("/calendar/:token", handleCalendar(o.Feeds, o.OnCall, o.Now, o.Logger))
+	}
 
 	ui := r.Group("/", requireLogin(p, l), checkCSRF(p))
 	ui.POST("/logout", handleLogout(p, l))
@@ -65,4 +69,9 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 	ui.GET("/noise", handleNoisePage(p, o.OnCall, o.Reports, o.Now, false))
 	ui.GET("/noise/whatif", handleNoisePage(p, o.OnCall, o.Reports, o.Now, true))
 	ui.GET("/reports", handleReportPage(p, o.OnCall, o.Reports, o.Now))
+	if o.Feeds != nil {
+		ui.GET("/feeds", handleFeedsPage(p, o.Feeds, o.OnCall))
+		ui.POST("/feeds", handleCreateFeed(p, o.Feeds, o.OnCall, o.Audit, o.ExternalURL, o.Now))
+		ui.POST("/feeds/:id/revoke", handleRevokeFeed(p, o.Feeds, o.Audit, o.Now))
+	}
 }

@@ -55,6 +55,9 @@ type Options struct {
 	// Audit records and shows who changed rotations, overrides and
 	// incidents through the UI.
 	Audit AuditLog
+	// Feeds, with Accounts, serves calendar feeds: the /feeds page and
+	// each feed's secret address under /calendar/.
+	Feeds FeedStore
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
 	// ExternalURL is how people reach the service; https:// marks cookies

@@ -289,6 +289,7 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Reports:     reportService,
 		Accounts:    accounts,
 		Audit:       accounts,
+		Feeds:       accounts,
 		SessionTTL:  *sessionTTL,
 		ExternalURL: ch.externalURL,
 		Ready:       ready(db),
