@@ -62,4 +62,10 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 	ui.POST("/logout", handleLogout(p, l))
 	ui.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/oncall") })
 	ui.GET("/oncall", handleOnCallPage(p, o.OnCall, o.Now))
+	ui.GET("/rotations/:name", handleRotationPage(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/cover", handleCover(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/take", handleTakePager(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/members", handleReorder(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/shift", handleChangeShift(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/overrides/:id/delete", handleRemoveOverride(p, o.OnCall, o.Audit, o.Now))
 }

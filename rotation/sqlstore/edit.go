@@ -42,9 +42,10 @@ func (s *Store) Override(ctx context.Context, id int64) (rotation.Override, erro
 
 // SetRotationMembers puts the members of rotation name in a new handoff
 // order. members must be the rotation's current members, each once, in
-// any order: reordering never adds or removes anyone (apply does that), so
-// a form sent from a page that was already out of date is refused
-// (Conflict) rather than undoing someone else's change.
+// any order: reordering never adds or removes anyone (apply does that).
+// Anything else is Invalid and changes nothing; checking against the
+// stored members inside the transaction also refuses a form sent from a
+// page that was out of date.
 func (s *Store) SetRotationMembers(ctx context.Context, name string, members []string) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		id, err := idOf(tx, "rotations", "rotation", name)
@@ -66,7 +67,7 @@ func (s *Store) SetRotationMembers(ctx context.Context, name string, members []s
 			have = append(have, m.Name)
 		}
 		if !samePeople(have, members) {
-			return quietpager.Errorf(quietpager.Conflict,
+			return quietpager.Errorf(quietpager.Invalid,
 				"the new order (%s) must list the rotation's members (%s), each once; reload the page if someone changed them",
 				strings.Join(members, ", "), strings.Join(have, ", "))
 		}

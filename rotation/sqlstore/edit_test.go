@@ -46,8 +46,8 @@ func TestSetRotationMembers(t *testing.T) {
 			nil,
 		} {
 			err := s.SetRotationMembers(ctx, "payments-primary", bad)
-			if quietpager.ErrorCode(err) != quietpager.Conflict {
-				t.Errorf("SetRotationMembers(%v) = %v, want Conflict", bad, err)
+			if quietpager.ErrorCode(err) != quietpager.Invalid {
+				t.Errorf("SetRotationMembers(%v) = %v, want Invalid", bad, err)
 			}
 		}
 		if got := rotationNamed(t, mustLoad(t, s), "payments-primary").Members; !slices.Equal(got, []string{"erin", "alice", "bob"}) {
