@@ -207,7 +207,9 @@ func rotationNamed(c *gin.Context, store OnCallStore) (rotation.Config, rotation
 func rotationPath(name string) string { return "/rotations/" + url.PathEscape(name) }
 
 // flashTime is how flash lines give an instant: the rotation's wall time.
-func flashTime(t time.Time, loc *time.Location) string { return t.In(loc).Format("Mon 2 Jan 15:04 MST") }
+func flashTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
+}
 
 // handleCover serves the "Cover this shift" forms: the logged-in user's
 // person (or, for a user without one, the team member picked) goes on call
