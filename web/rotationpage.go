@@ -283,13 +283,12 @@ func takeOver(c *gin.Context, p *pages, store OnCallStore, audit AuditLog, now f
 		p.fail(c, err)
 		return
 	}
-	line := fmt.Sprintf("%s covers %s until %s", person, covered.Person, flashTime(end, r.TimeZone))
-	if err := record(c, audit, t, "rotation", r.Name, action,
-		fmt.Sprintf("override %d: %s from %s", o.ID, line, flashTime(start, r.TimeZone))); err != nil {
+	if err := record(c, audit, t, "rotation", r.Name, action, fmt.Sprintf("override %d: %s covers %s from %s until %s",
+		o.ID, person, covered.Person, flashTime(start, r.TimeZone), flashTime(end, r.TimeZone))); err != nil {
 		p.fail(c, err)
 		return
 	}
-	back(c, rotationPath(r.Name), line)
+	back(c, rotationPath(r.Name), fmt.Sprintf("%s covers %s until %s", person, covered.Person, flashTime(end, r.TimeZone)))
 }
 
 // coverer is who covers: the user's own person, or for a user without one
@@ -341,13 +340,13 @@ func handleRemoveOverride(p *pages, store OnCallStore, audit AuditLog, now func(
 			p.fail(c, err)
 			return
 		}
-		line := fmt.Sprintf("removed %s's override from %s to %s", o.Person, flashTime(o.Start, loc), flashTime(o.End, loc))
+		line := fmt.Sprintf("%s's override from %s to %s", o.Person, flashTime(o.Start, loc), flashTime(o.End, loc))
 		if err := record(c, audit, now(), "rotation", o.Rotation, "remove override",
-			fmt.Sprintf("override %d (made by %s): %s", o.ID, o.CreatedBy, line)); err != nil {
+			fmt.Sprintf("override %d, %s, made by %s", o.ID, line, o.CreatedBy)); err != nil {
 			p.fail(c, err)
 			return
 		}
-		back(c, rotationPath(o.Rotation), "Override "+line)
+		back(c, rotationPath(o.Rotation), "Removed "+line)
 	}
 }
 

@@ -255,7 +255,7 @@ func TestRemoveOverride(t *testing.T) {
 	bob.get(primaryPage)
 	r := bob.post("/overrides/"+m[1]+"/delete", nil)
 	mustRedirect(t, "remove", r)
-	if p := bob.get(r.Location); !strings.Contains(p.Body, "Override removed alice&#39;s override from Wed 11 Nov 10:00 CET to Mon 16 Nov 09:00 CET") {
+	if p := bob.get(r.Location); !strings.Contains(p.Body, "Removed alice&#39;s override from Wed 11 Nov 10:00 CET to Mon 16 Nov 09:00 CET") {
 		t.Errorf("no flash line after removing the override:\n%s", p.Body)
 	}
 	if person, _ := s.onCallAPI("payments-primary"); person != "bob" {
@@ -321,16 +321,19 @@ func TestChangeShift(t *testing.T) {
 	if person, until := s.onCallAPI("payments-primary"); person != "erin" || !until.Equal(time.Date(2026, 11, 11, 10, 30, 0, 0, berlin)) {
 		t.Errorf("after the change: %s until %v, want erin until 10:30", person, until)
 	}
-	for _, bad := range []url.Values{
-		{"shift": {"0d"}, "handoff": {"09:00"}, "time_zone": {"Europe/Berlin"}},
-		{"shift": {"-12h"}, "handoff": {"09:00"}, "time_zone": {"Europe/Berlin"}},
-		{"shift": {""}, "handoff": {"09:00"}, "time_zone": {"Europe/Berlin"}},
-		{"shift": {"1w"}, "handoff": {"09:00"}, "time_zone": {"Mars/Olympus_Mons"}},
-		{"shift": {"1w"}, "handoff": {"09:00"}, "time_zone": {"Local"}},
-		{"shift": {"1w"}, "handoff": {"25:00"}, "time_zone": {"Europe/Berlin"}},
+	for _, bad := range []struct {
+		form url.Values
+		says string
+	}{
+		{url.Values{"shift": {"0d"}, "handoff": {"09:00"}, "time_zone": {"Europe/Berlin"}}, "longer than zero"},
+		{url.Values{"shift": {"-12h"}, "handoff": {"09:00"}, "time_zone": {"Europe/Berlin"}}, "longer than zero"},
+		{url.Values{"shift": {""}, "handoff": {"09:00"}, "time_zone": {"Europe/Berlin"}}, "shift length is required"},
+		{url.Values{"shift": {"1w"}, "handoff": {"09:00"}, "time_zone": {"Mars/Olympus_Mons"}}, "unknown time zone"},
+		{url.Values{"shift": {"1w"}, "handoff": {"09:00"}, "time_zone": {"Local"}}, "unknown time zone"},
+		{url.Values{"shift": {"1w"}, "handoff": {"25:00"}, "time_zone": {"Europe/Berlin"}}, "handoff time must be"},
 	} {
-		if r := b.post(primaryPage+"/shift", bad); r.Status != http.StatusBadRequest {
-			t.Errorf("shift %v: %d, want 400: %s", bad, r.Status, r.Body)
+		if r := b.post(primaryPage+"/shift", bad.form); r.Status != http.StatusBadRequest || !strings.Contains(r.Body, bad.says) {
+			t.Errorf("shift %v: %d, want 400 saying %q: %s", bad.form, r.Status, bad.says, r.Body)
 		}
 	}
 	if got := s.rotation("payments-primary"); got.Shift != r.Shift || !got.Start.Equal(r.Start) || got.TimeZone.String() != "Europe/Berlin" {
