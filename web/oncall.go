@@ -19,6 +19,14 @@ type OnCallStore interface {
 	Overrides(ctx context.Context, rotation string, from, to time.Time) ([]rotation.Override, error)
 	CreateOverride(ctx context.Context, o rotation.Override) (rotation.Override, error)
 	DeleteOverride(ctx context.Context, id int64) error
+	// Override reads one override, or answers NotFound.
+	Override(ctx context.Context, id int64) (rotation.Override, error)
+	// SetRotationMembers reorders a rotation's members; the list must be
+	// a permutation of the current members.
+	SetRotationMembers(ctx context.Context, rotation string, members []string) error
+	// SetRotationShift changes a rotation's shift length, first handoff
+	// and time zone.
+	SetRotationShift(ctx context.Context, rotation string, shift rotation.Shift, start time.Time, zone *time.Location) error
 }
 
 // maxShiftRange bounds how far a shift listing may reach.

@@ -74,4 +74,10 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 		ui.POST("/feeds", handleCreateFeed(p, o.Feeds, o.OnCall, o.Audit, o.ExternalURL, o.Now))
 		ui.POST("/feeds/:id/revoke", handleRevokeFeed(p, o.Feeds, o.Audit, o.Now))
 	}
+	ui.GET("/rotations/:name", handleRotationPage(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/cover", handleCover(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/take", handleTakePager(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/members", handleReorder(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/rotations/:name/shift", handleChangeShift(p, o.OnCall, o.Audit, o.Now))
+	ui.POST("/overrides/:id/delete", handleRemoveOverride(p, o.OnCall, o.Audit, o.Now))
 }
