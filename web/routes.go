@@ -62,4 +62,13 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 	ui.POST("/logout", handleLogout(p, l))
 	ui.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/oncall") })
 	ui.GET("/oncall", handleOnCallPage(p, o.OnCall, o.Now))
+	if o.Users != nil {
+		admin := ui.Group("/admin", requireAdmin(p))
+		admin.GET("", handleAdminPage(p, o.Users, o.Tokens, o.OnCall))
+		admin.POST("/users", handleAddUser(p, o.Users, o.OnCall, o.Audit, o.Now))
+		admin.POST("/users/role", handleSetRole(p, o.Users, o.OnCall, o.Audit, o.Now))
+		admin.POST("/users/delete", handleDeleteUser(p, o.Users, o.Audit, o.Now))
+		admin.POST("/tokens", handleCreateToken(p, o.Tokens, o.Audit, o.Now))
+		admin.POST("/tokens/revoke", handleRevokeToken(p, o.Tokens, o.Audit, o.Now))
+	}
 }

@@ -55,6 +55,11 @@ type Options struct {
 	// Audit records and shows who changed rotations, overrides and
 	// incidents through the UI.
 	Audit AuditLog
+	// Users, when set with Accounts, serves /admin, where admins manage
+	// users and API tokens; Tokens must then be set too.
+	Users UserAdmin
+	// Tokens creates, lists and revokes webhook and API tokens on /admin.
+	Tokens TokenAdmin
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
 	// ExternalURL is how people reach the service; https:// marks cookies

@@ -289,6 +289,8 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Reports:     reportService,
 		Accounts:    accounts,
 		Audit:       accounts,
+		Users:       accounts,
+		Tokens:      ingeststore.New(db),
 		SessionTTL:  *sessionTTL,
 		ExternalURL: ch.externalURL,
 		Ready:       ready(db),

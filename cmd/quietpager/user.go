@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/quietpager/quietpager"
-	"github.com/quietpager/quietpager/rotation"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web/account"
 	"github.com/quietpager/quietpager/web/account/sqlstore"
@@ -109,10 +108,10 @@ func user(ctx context.Context, args []string, env environment, stdin io.Reader, 
 		if err != nil {
 			return err
 		}
-		if err := audit("added user "+u.Name, userDetail(u)); err != nil {
+		if err := audit("added user "+u.Name, u.Access()); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Added user %q (%s).\n", u.Name, userDetail(u))
+		fmt.Fprintf(stdout, "Added user %q (%s).\n", u.Name, u.Access())
 	case "passwd":
 		password, err := readPassword(stdin, stderr, name)
 		if err != nil {
@@ -137,44 +136,20 @@ func user(ctx context.Context, args []string, env environment, stdin io.Reader, 
 	return nil
 }
 
-// userDetail says what a user may do, for messages and the audit log.
-func userDetail(u account.User) string {
-	if u.Person == "" {
-		return "role " + string(u.Role)
-	}
-	return "role " + string(u.Role) + ", person " + u.Person
-}
-
-// onCallLoader reads the applied on-call configuration.
-type onCallLoader interface {
-	Load(ctx context.Context) (rotation.Config, error)
-}
-
-// checkPerson refuses a person that the applied on-call configuration does
-// not know: a typo would leave a member silently unable to change anything.
-// Before any configuration is applied there is nothing to check against,
-// and users may well be set up first, so that only warns.
-func checkPerson(ctx context.Context, oncall onCallLoader, person string, stderr io.Writer) error {
-	if person == "" {
-		return nil
-	}
+// checkPerson checks --person against the applied on-call configuration,
+// and warns when there is none yet to check against.
+func checkPerson(ctx context.Context, oncall *rotationstore.Store, person string, stderr io.Writer) error {
 	cfg, err := oncall.Load(ctx)
 	if err != nil {
 		return err
 	}
-	if len(cfg.People) == 0 {
+	if person != "" && len(cfg.People) == 0 {
 		fmt.Fprintf(stderr, "warning: no on-call configuration is applied yet, so --person %q is not checked\n", person)
-		return nil
 	}
-	names := make([]string, 0, len(cfg.People))
-	for _, p := range cfg.People {
-		if p.Name == person {
-			return nil
-		}
-		names = append(names, p.Name)
+	if err := account.CheckPerson(cfg, person); err != nil {
+		return fmt.Errorf("--person: %s", quietpager.ErrorMessage(err))
 	}
-	return quietpager.Errorf(quietpager.Invalid, "--person %q is not a person in the applied on-call configuration (people: %s)",
-		person, strings.Join(names, ", "))
+	return nil
 }
 
 // readPassword reads a new password from stdin. On a terminal it prompts
