@@ -70,7 +70,7 @@ func TestAdminManagesUsers(t *testing.T) {
 
 	r := root.get("/admin")
 	wantStatus(t, "GET /admin", r, http.StatusOK, `data-user="root"`)
-	for _, want := range []string{"payments-primary", "alice, bob, erin", "quietpager apply -f oncall.yaml", "alertmanager"} {
+	for _, want := range []string{"payments-primary", "alice, bob, erin", "on call in payments-secondary, frank", "quietpager apply -f oncall.yaml", "alertmanager"} {
 		if !strings.Contains(r.Body, want) {
 			t.Errorf("admin page does not show %q", want)
 		}
