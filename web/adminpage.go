@@ -152,7 +152,7 @@ func handleAddUser(p *pages, users UserAdmin, oncall OnCallStore, audit AuditLog
 // another admin must, so nobody locks themselves out by a slip.
 func notYourself(c *gin.Context, p *pages, name, what string) bool {
 	if name == actor(c) {
-		p.fail(c, quietpager.Errorf(quietpager.Conflict, "you cannot %s yourself; ask another admin", what))
+		p.fail(c, quietpager.Errorf(quietpager.Conflict, "you cannot %s; ask another admin", what))
 		return false
 	}
 	return true
@@ -161,7 +161,7 @@ func notYourself(c *gin.Context, p *pages, name, what string) bool {
 func handleSetRole(p *pages, users UserAdmin, oncall OnCallStore, audit AuditLog, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		name := c.PostForm("name")
-		if !notYourself(c, p, name, "change the role of") {
+		if !notYourself(c, p, name, "change your own role") {
 			return
 		}
 		role, person, err := roleForm(c, oncall)
@@ -185,7 +185,7 @@ func handleSetRole(p *pages, users UserAdmin, oncall OnCallStore, audit AuditLog
 func handleDeleteUser(p *pages, users UserAdmin, audit AuditLog, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		name := c.PostForm("name")
-		if !notYourself(c, p, name, "delete") {
+		if !notYourself(c, p, name, "delete your own account") {
 			return
 		}
 		if err := users.DeleteUser(c.Request.Context(), name); err != nil {

@@ -145,9 +145,9 @@ func TestAdminCannotRemoveThemselves(t *testing.T) {
 	s, root := newAdminServer(t)
 	root.get("/admin")
 	wantStatus(t, "delete yourself", root.post("/admin/users/delete", url.Values{"name": {"root"}}),
-		http.StatusConflict, "you cannot delete yourself")
+		http.StatusConflict, "you cannot delete your own account")
 	wantStatus(t, "demote yourself", root.post("/admin/users/role", url.Values{"name": {"root"}, "role": {"viewer"}}),
-		http.StatusConflict, "you cannot change the role of yourself")
+		http.StatusConflict, "you cannot change your own role")
 	if u := s.users()["root"]; u.Role != account.Admin {
 		t.Errorf("root after refusals: %+v", u)
 	}
