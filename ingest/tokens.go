@@ -34,6 +34,13 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Token is a webhook or API token as listed: its name and when it was
+// made, never its secret.
+type Token struct {
+	Name    string
+	Created time.Time
+}
+
 // TokenStore lists the hashes of live tokens.
 type TokenStore interface {
 	// TokenHashes maps each live token's hash to its name.

@@ -80,4 +80,13 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 	ui.POST("/rotations/:name/members", handleReorder(p, o.OnCall, o.Audit, o.Now))
 	ui.POST("/rotations/:name/shift", handleChangeShift(p, o.OnCall, o.Audit, o.Now))
 	ui.POST("/overrides/:id/delete", handleRemoveOverride(p, o.OnCall, o.Audit, o.Now))
+	if o.Users != nil {
+		admin := ui.Group("/admin", requireAdmin(p))
+		admin.GET("", handleAdminPage(p, o.Users, o.Tokens, o.OnCall))
+		admin.POST("/users", handleAddUser(p, o.Users, o.OnCall, o.Audit, o.Now))
+		admin.POST("/users/role", handleSetRole(p, o.Users, o.OnCall, o.Audit, o.Now))
+		admin.POST("/users/delete", handleDeleteUser(p, o.Users, o.Audit, o.Now))
+		admin.POST("/tokens", handleCreateToken(p, o.Tokens, o.Audit, o.Now))
+		admin.POST("/tokens/revoke", handleRevokeToken(p, o.Tokens, o.Audit, o.Now))
+	}
 }

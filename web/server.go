@@ -58,6 +58,11 @@ type Options struct {
 	// Feeds, with Accounts, serves calendar feeds: the /feeds page and
 	// each feed's secret address under /calendar/.
 	Feeds FeedStore
+	// Users, when set with Accounts, serves /admin, where admins manage
+	// users and API tokens; Tokens must then be set too.
+	Users UserAdmin
+	// Tokens creates, lists and revokes webhook and API tokens on /admin.
+	Tokens TokenAdmin
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
 	// ExternalURL is how people reach the service; https:// marks cookies

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,10 @@ commands:
   token create --name NAME    create a webhook/API token (printed once)
   token list                  list tokens
   token revoke NAME           revoke a token
+  user add NAME --role ROLE   add a web UI user (--person P: their name in oncall.yaml; password from stdin)
+  user passwd NAME            change a user's password (from stdin); ends their sessions
+  user list                   list users with their role and person
+  user delete NAME            delete a user and end their sessions
   replay FILE                 replay recorded webhooks and actions (docs/replay.md)
   replay --delete             delete replayed history
   demo                        load a month of demo history into quietpager-demo.db
@@ -55,6 +60,9 @@ func dispatch(ctx context.Context, args []string, env environment, stdout, stder
 		return migrate(ctx, args[1:], env, stdout, stderr)
 	case "token":
 		return token(ctx, args[1:], env, stdout, stderr)
+	case "user":
+		// Only user reads stdin (passwords), so only it gets the process's.
+		return user(ctx, args[1:], env, os.Stdin, stdout, stderr)
 	case "apply":
 		return apply(ctx, args[1:], env, stdout, stderr)
 	case "report":

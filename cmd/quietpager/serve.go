@@ -290,6 +290,8 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Accounts:    accounts,
 		Audit:       accounts,
 		Feeds:       accounts,
+		Users:       accounts,
+		Tokens:      ingeststore.New(db),
 		SessionTTL:  *sessionTTL,
 		ExternalURL: ch.externalURL,
 		Ready:       ready(db),

@@ -31,10 +31,7 @@ type apiToken struct {
 }
 
 // Token is a token as listed: never its secret.
-type Token struct {
-	Name    string
-	Created time.Time
-}
+type Token = ingest.Token
 
 // Create stores a new token under name and returns its secret, which is
 // shown once and never again.

@@ -173,3 +173,31 @@ func (l *LoginLimiter) recent(key string, now time.Time) []time.Time {
 	}
 	return list[i:]
 }
+
+// Access says what u may do, for messages and the audit log: "role member,
+// person bob".
+func (u User) Access() string {
+	if u.Person == "" {
+		return "role " + string(u.Role)
+	}
+	return "role " + string(u.Role) + ", person " + u.Person
+}
+
+// CheckPerson refuses a person that cfg, the applied on-call
+// configuration, does not know: a typo would leave a member silently
+// unable to change anything. "" (no person) passes, and so does anything
+// while no configuration is applied yet: users may be set up first.
+func CheckPerson(cfg rotation.Config, person string) error {
+	if person == "" || len(cfg.People) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(cfg.People))
+	for _, p := range cfg.People {
+		if p.Name == person {
+			return nil
+		}
+		names = append(names, p.Name)
+	}
+	return quietpager.Errorf(quietpager.Invalid, "%q is not a person in the applied on-call configuration (people: %s)",
+		person, strings.Join(names, ", "))
+}

@@ -41,12 +41,28 @@ func (s *Store) AuditOf(ctx context.Context, kind, object string, limit int) ([]
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	return auditEntries(rows), nil
+}
+
+// AuditOfKinds returns the newest limit entries about objects of the
+// given kinds (every user and token, say), newest first.
+func (s *Store) AuditOfKinds(ctx context.Context, limit int, kinds ...string) ([]account.AuditEntry, error) {
+	var rows []auditRow
+	err := s.db.WithContext(ctx).Where("object_kind IN ?", kinds).
+		Order("at DESC, id DESC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return auditEntries(rows), nil
+}
+
+func auditEntries(rows []auditRow) []account.AuditEntry {
 	out := make([]account.AuditEntry, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, account.AuditEntry{At: time.UnixMicro(r.At).UTC(), Actor: r.Actor, Kind: r.ObjectKind,
 			Object: r.ObjectID, Action: r.Action, Detail: r.Detail})
 	}
-	return out, nil
+	return out
 }
 
 type feedRow struct {

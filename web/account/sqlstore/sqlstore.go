@@ -121,14 +121,73 @@ func (s *Store) Users(ctx context.Context) ([]account.User, error) {
 	return out, nil
 }
 
-// DeleteUser removes a user and their sessions.
+// DeleteUser removes a user and their sessions. The last admin cannot be
+// deleted: somebody must be left who can manage users in the web UI.
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
-	res := s.db.WithContext(ctx).Where("name = ?", name).Delete(&userRow{})
-	if res.Error != nil {
-		return unavailable(res.Error)
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var row userRow
+		if err := findUser(tx, name, &row); err != nil {
+			return err
+		}
+		if err := keepAnAdmin(tx, row, ""); err != nil {
+			return err
+		}
+		// The foreign key cascades too; deleting the sessions here does not
+		// depend on SQLite's foreign_keys pragma being on.
+		if err := tx.Exec("DELETE FROM sessions WHERE user_id = ?", row.ID).Error; err != nil {
+			return unavailable(err)
+		}
+		if err := tx.Delete(&row).Error; err != nil {
+			return unavailable(err)
+		}
+		return nil
+	})
+}
+
+// SetRole changes a user's role and person. Their sessions stay: a session
+// reads the role afresh on every request. The last admin cannot lose the
+// role.
+func (s *Store) SetRole(ctx context.Context, name string, role account.Role, person string) (account.User, error) {
+	if _, err := account.ParseRole(string(role)); err != nil {
+		return account.User{}, err
 	}
-	if res.RowsAffected == 0 {
-		return quietpager.Errorf(quietpager.NotFound, "no user named %q", name)
+	person = strings.TrimSpace(person)
+	if role == account.Member && person == "" {
+		return account.User{}, quietpager.Errorf(quietpager.Invalid,
+			"a member needs a person: the name in oncall.yaml whose teams they may change")
+	}
+	var row userRow
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := findUser(tx, name, &row); err != nil {
+			return err
+		}
+		if err := keepAnAdmin(tx, row, role); err != nil {
+			return err
+		}
+		row.Role, row.Person = string(role), person
+		if err := tx.Model(&row).Updates(map[string]any{"role": row.Role, "person": row.Person}).Error; err != nil {
+			return unavailable(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return account.User{}, err
+	}
+	return row.user(), nil
+}
+
+// keepAnAdmin refuses to turn row into role (deleting it when role is "")
+// when it is the only admin left.
+func keepAnAdmin(tx *gorm.DB, row userRow, role account.Role) error {
+	if row.Role != string(account.Admin) || role == account.Admin {
+		return nil
+	}
+	var others int64
+	if err := tx.Model(&userRow{}).Where("role = ? AND id <> ?", account.Admin, row.ID).Count(&others).Error; err != nil {
+		return unavailable(err)
+	}
+	if others == 0 {
+		return quietpager.Errorf(quietpager.Conflict, "%s is the last admin; make another user admin first", row.Name)
 	}
 	return nil
 }
