@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -79,7 +80,7 @@ func New(o Options) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(recovery(o.Logger), accessLog(o.Logger))
-	p, err := parsePages(o.Logger)
+	p, err := parsePages(o.Logger, o.Now)
 	if err != nil {
 		return nil, fmt.Errorf("web templates: %w", err)
 	}
@@ -96,7 +97,8 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 
 // accessLog logs failed requests; successful ones only at debug level, so
 // that a busy webhook or a health check every few seconds does not drown
-// the logs.
+// the logs. A calendar feed's address is its credential, so it is not
+// logged.
 func accessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -106,8 +108,12 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelWarn
 		}
+		path := c.Request.URL.Path
+		if strings.HasPrefix(path, "/calendar/") {
+			path = "/calendar/…"
+		}
 		log.Log(c.Request.Context(), level, "request",
-			"method", c.Request.Method, "path", c.Request.URL.Path, "status", status,
+			"method", c.Request.Method, "path", path, "status", status,
 			"duration", time.Since(start), "client", c.ClientIP())
 	}
 }

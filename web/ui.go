@@ -33,6 +33,7 @@ var staticFiles embed.FS
 type pages struct {
 	byName map[string]*template.Template
 	log    *slog.Logger
+	now    func() time.Time
 }
 
 var templateFuncs = template.FuncMap{
@@ -76,7 +77,7 @@ func humanDuration(d time.Duration) string {
 }
 
 // parsePages parses layout.html with each other template file.
-func parsePages(log *slog.Logger) (*pages, error) {
+func parsePages(log *slog.Logger, now func() time.Time) (*pages, error) {
 	// layout.html and the shared blocks (audit.html) go into every page.
 	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html", "templates/audit.html")
 	if err != nil {
@@ -86,7 +87,7 @@ func parsePages(log *slog.Logger) (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pages{byName: map[string]*template.Template{}, log: log}
+	p := &pages{byName: map[string]*template.Template{}, log: log, now: now}
 	for _, file := range names {
 		name := strings.TrimSuffix(path.Base(file), ".html")
 		if name == "layout" || name == "audit" {
@@ -119,7 +120,7 @@ func (p *pages) render(c *gin.Context, status int, name, title string, data any)
 	if !ok {
 		panic("no page template " + name) // parsePages saw every file: a typo in a handler
 	}
-	v := view{Title: title, Nav: name, Data: data, Now: time.Now(), Flash: c.Query("flash")}
+	v := view{Title: title, Nav: name, Data: data, Now: p.now(), Flash: c.Query("flash")}
 	if s, ok := sessionOf(c); ok {
 		v.User, v.CSRF = s.User, s.CSRF
 	}
