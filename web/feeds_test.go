@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -298,5 +300,25 @@ func TestFeedAddressUsesExternalURL(t *testing.T) {
 	// The same token works on this server, whatever name it is reached by.
 	if status, _, events := fetchCalendar(t, s.URL+"/calendar/"+m[1]+".ics"); status != http.StatusOK || len(events) == 0 {
 		t.Errorf("GET the feed: %d, %d events", status, len(events))
+	}
+}
+
+// A feed's address is its credential: the access log, even at debug
+// level, does not write it.
+func TestFeedAddressNotLogged(t *testing.T) {
+	var logs bytes.Buffer
+	s := newFeedsServer(t, func(o *web.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	address, _ := createFeed(t, s.login("alice"), url.Values{"kind": {"person"}})
+	token := address[strings.LastIndex(address, "/")+1:]
+	if status, _, _ := fetchCalendar(t, address); status != http.StatusOK {
+		t.Fatalf("feed: %d", status)
+	}
+	if !strings.Contains(logs.String(), "path=/calendar/…") {
+		t.Errorf("the feed's request was not logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), strings.TrimSuffix(token, ".ics")) {
+		t.Errorf("the access log holds the feed's token:\n%s", logs.String())
 	}
 }
