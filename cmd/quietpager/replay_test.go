@@ -642,5 +642,6 @@ func TestDemo(t *testing.T) {
 				t.Errorf("the demo has no %s", what)
 			}
 		}
+		openDemoPages(t, dsn, db)
 	})
 }
