@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -56,13 +57,16 @@ type incidentRow struct {
 }
 
 // handleIncidentsPage lists incidents, newest first: ?state=, ?team= and
-// ?since= (a window back from now such as 24h or 7d; default 7d).
+// ?since= (a window back from now such as 24h or 7d; default 7d). The
+// window hides resolved incidents only: one still open or acknowledged is
+// listed however long ago it opened, so that nothing unfinished drops off
+// the page.
 func handleIncidentsPage(p *pages, incidents IncidentStore, oncall OnCallStore, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		v := incidentsView{State: c.Query("state"), Team: c.Query("team"), Since: c.DefaultQuery("since", defaultSince),
 			States: []dedupe.IncidentState{dedupe.IncidentOpen, dedupe.IncidentAcknowledged, dedupe.IncidentResolved}}
-		q := dedupe.IncidentQuery{State: dedupe.IncidentState(v.State), Team: v.Team, Limit: incidentsListed}
-		if q.State != "" && !q.State.Valid() {
+		state := dedupe.IncidentState(v.State)
+		if state != "" && !state.Valid() {
 			p.fail(c, quietpager.Errorf(quietpager.Invalid, "state must be open, acknowledged or resolved, not %q", v.State))
 			return
 		}
@@ -71,7 +75,6 @@ func handleIncidentsPage(p *pages, incidents IncidentStore, oncall OnCallStore, 
 			p.fail(c, quietpager.Errorf(quietpager.Invalid, "since must be a window back from now such as 24h or 7d, not %q", v.Since))
 			return
 		}
-		q.Since = now().Add(-time.Duration(window))
 		v.Sinces = sinceChoices
 		if !slices.Contains(v.Sinces, v.Since) {
 			v.Sinces = append([]string{v.Since}, v.Sinces...)
@@ -85,12 +88,32 @@ func handleIncidentsPage(p *pages, incidents IncidentStore, oncall OnCallStore, 
 		for _, t := range cfg.Teams {
 			v.Teams = append(v.Teams, t.Name)
 		}
-		list, err := incidents.Incidents(ctx, q)
-		if err != nil {
-			p.fail(c, err)
-			return
+		var list []dedupe.Incident
+		for _, st := range v.States {
+			if state != "" && st != state {
+				continue
+			}
+			q := dedupe.IncidentQuery{State: st, Team: v.Team, Limit: incidentsListed}
+			if st == dedupe.IncidentResolved {
+				q.Since = now().Add(-time.Duration(window))
+			}
+			some, err := incidents.Incidents(ctx, q)
+			if err != nil {
+				p.fail(c, err)
+				return
+			}
+			list = append(list, some...)
+			v.Truncated = v.Truncated || len(some) == incidentsListed
 		}
-		v.Truncated = len(list) == incidentsListed
+		slices.SortFunc(list, func(a, b dedupe.Incident) int {
+			if c := b.OpenedAt.Compare(a.OpenedAt); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.ID, a.ID)
+		})
+		if len(list) > incidentsListed {
+			list = list[:incidentsListed]
+		}
 		for _, in := range list {
 			v.Incidents = append(v.Incidents, incidentRow{Incident: in, Zone: teamZone(cfg, in.Team)})
 		}

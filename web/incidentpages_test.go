@@ -123,42 +123,50 @@ func wantNot(t *testing.T, what string, p page, unwanted ...string) {
 func TestIncidentsPageListsAndFilters(t *testing.T) {
 	s := newIncidentUI(t)
 	a, b := s.open(diskFull), s.open(replicationLag)
+	c := s.open(map[string]string{"alertname": "QueueFull", "team": "payments", "severity": "critical"})
 	s.mustTransition(a, "ack", []byte(`{"actor":"alice"}`))
+	s.mustTransition(c, "resolve", []byte(`{"actor":"alice"}`))
 	br := s.login("victor") // viewers read incidents too
 
-	linkA, linkB := fmt.Sprintf(`href="/incidents/%d"`, a), fmt.Sprintf(`href="/incidents/%d"`, b)
+	link := func(id int64) string { return fmt.Sprintf(`href="/incidents/%d"`, id) }
 	all := br.get("/incidents")
-	wantPage(t, "all incidents", all, http.StatusOK, linkA, linkB, "DiskFull", "ReplicationLag",
-		`class="state-acknowledged"`, `class="state-open"`, "payments", "databases", "1/1")
-	if i, j := strings.Index(all.Body, linkB), strings.Index(all.Body, linkA); i > j {
-		t.Errorf("list is not newest first: #%d before #%d", a, b)
+	wantPage(t, "all incidents", all, http.StatusOK, link(a), link(b), link(c), "DiskFull", "ReplicationLag", "QueueFull",
+		`class="state-acknowledged"`, `class="state-open"`, `class="state-resolved"`, "payments", "databases", "1/1")
+	if i, j, k := strings.Index(all.Body, link(c)), strings.Index(all.Body, link(b)), strings.Index(all.Body, link(a)); i > j || j > k {
+		t.Errorf("list is not newest first (#%d, #%d, #%d)", c, b, a)
 	}
 	// Opened times in the team's zone: payments is Europe/Berlin,
 	// databases America/New_York.
 	wantPage(t, "zones", all, http.StatusOK, time.Now().In(mustZone("Europe/Berlin")).Format("MST"),
 		time.Now().In(mustZone("America/New_York")).Format("MST"))
 
-	for _, c := range []struct {
-		query     string
-		has, lack string
+	for _, q := range []struct {
+		query string
+		has   []string
+		lacks []string
 	}{
-		{"team=payments", linkA, linkB},
-		{"team=databases", linkB, linkA},
-		{"state=acknowledged", linkA, linkB},
-		{"state=open", linkB, linkA},
-		{"state=open&team=payments", "No incidents opened in the last 7d that are open for team payments", linkA},
+		{"team=payments", []string{link(a), link(c)}, []string{link(b)}},
+		{"team=databases", []string{link(b)}, []string{link(a), link(c)}},
+		{"state=acknowledged", []string{link(a)}, []string{link(b), link(c)}},
+		{"state=open", []string{link(b)}, []string{link(a), link(c)}},
+		{"state=resolved", []string{link(c)}, []string{link(a), link(b)}},
+		{"state=open&team=payments", []string{"No incidents that are open for team payments."}, []string{link(a), link(c)}},
 	} {
-		p := br.get("/incidents?" + c.query)
-		wantPage(t, c.query, p, http.StatusOK, c.has)
-		wantNot(t, c.query, p, c.lack)
+		p := br.get("/incidents?" + q.query)
+		wantPage(t, q.query, p, http.StatusOK, q.has...)
+		wantNot(t, q.query, p, q.lacks...)
 	}
 
-	// A day and a half later they fall out of the last 24 hours but not
-	// out of the default week.
+	// A day and a half later the resolved one falls out of the last 24
+	// hours, but not out of the default week; the unfinished ones stay.
 	s.advance(36 * time.Hour)
-	wantNot(t, "since=24h", br.get("/incidents?since=24h"), linkA, linkB)
-	wantPage(t, "default window", br.get("/incidents"), http.StatusOK, linkA, linkB)
-	wantPage(t, "since=30d", br.get("/incidents?since=30d"), http.StatusOK, linkA, linkB, `<option selected>30d</option>`)
+	p := br.get("/incidents?since=24h")
+	wantPage(t, "since=24h", p, http.StatusOK, link(a), link(b))
+	wantNot(t, "since=24h", p, link(c))
+	wantPage(t, "resolved since=24h", br.get("/incidents?state=resolved&since=24h"), http.StatusOK,
+		"No incidents that are resolved (resolved ones from the last 24h).")
+	wantPage(t, "default window", br.get("/incidents"), http.StatusOK, link(a), link(b), link(c))
+	wantPage(t, "since=30d", br.get("/incidents?since=30d"), http.StatusOK, link(c), `<option selected>30d</option>`)
 
 	for _, q := range []string{"state=sleeping", "since=forever", "since=-1h"} {
 		wantPage(t, q, br.get("/incidents?"+q), http.StatusBadRequest)
