@@ -357,11 +357,11 @@ func TestSilenceFromIncidentPage(t *testing.T) {
 		!strings.Contains(sl.Comment, "https://qp.example.com"+path) {
 		t.Errorf("silence %+v, want matchers %v by alice linking the incident", sl, d.CommonLabels)
 	}
-	if got := sl.EndsAt.Sub(sl.StartsAt); got < 4*time.Hour-time.Second || got > 4*time.Hour+time.Second {
-		t.Errorf("silence lasts %s, want 4h", got)
-	}
-	if len(d.Silences) != 1 || d.Silences[0].ID != sl.ID || d.Silences[0].CreatedBy != "alice" {
-		t.Errorf("incident's silences %+v, want Alertmanager's %s by alice", d.Silences, sl.ID)
+	// Alertmanager moves a start in the past to when it got the request,
+	// so the length is checked on what quietpager asked and recorded.
+	if len(d.Silences) != 1 || d.Silences[0].ID != sl.ID || d.Silences[0].CreatedBy != "alice" ||
+		d.Silences[0].EndsAt.Sub(d.Silences[0].CreatedAt) != 4*time.Hour || !d.Silences[0].EndsAt.Truncate(time.Millisecond).Equal(sl.EndsAt.Truncate(time.Millisecond)) {
+		t.Errorf("incident's silences %+v, want Alertmanager's %s by alice for 4h, ending %v", d.Silences, sl.ID, sl.EndsAt)
 	}
 	wantPage(t, "after silencing", alice.get(r.Location), http.StatusOK, "silenced", sl.ID, "Changes", "silenced: for 4h until")
 	entries, _ := s.Accounts.AuditOf(context.Background(), "incident", fmt.Sprint(id), 10)
