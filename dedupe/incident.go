@@ -214,6 +214,7 @@ type Feedback struct {
 type IncidentQuery struct {
 	State IncidentState // "" for any
 	Since time.Time     // opened at or after; zero for any
+	Team  string        // the owning team; "" for any
 	Limit int
 }
 

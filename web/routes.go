@@ -89,4 +89,11 @@ func uiRoutes(r *gin.Engine, o Options, p *pages) {
 		admin.POST("/tokens", handleCreateToken(p, o.Tokens, o.Audit, o.Now))
 		admin.POST("/tokens/revoke", handleRevokeToken(p, o.Tokens, o.Audit, o.Now))
 	}
+	ui.GET("/incidents", handleIncidentsPage(p, o.Incidents, o.OnCall, o.Now))
+	ui.GET("/incidents/:id", handleIncidentPage(p, o.Incidents, o.OnCall, o.Audit, o.Silencer))
+	ui.POST("/incidents/:id/ack", handleIncidentTransition(p, o.Incidents, o.OnCall, o.Audit, false, o.Now))
+	ui.POST("/incidents/:id/resolve", handleIncidentTransition(p, o.Incidents, o.OnCall, o.Audit, true, o.Now))
+	ui.POST("/incidents/:id/silence", handleIncidentSilence(p, o.Incidents, o.OnCall, o.Audit, o.Silencer, o.ExternalURL, o.Now))
+	ui.GET("/deadletters", handleDeadLettersPage(p, o.DeadLetters, o.Incidents, o.OnCall, o.Audit))
+	ui.POST("/deadletters/:id/replay", handleDeadLetterReplay(p, o.DeadLetters, o.Incidents, o.OnCall, o.Audit, o.Now))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/quietpager/quietpager"
 	"github.com/quietpager/quietpager/dedupe"
 	"github.com/quietpager/quietpager/ingest"
+	"github.com/quietpager/quietpager/integrations"
 )
 
 // AlertSubmitter commits received alerts; ingest.Batcher is one.
@@ -69,6 +70,10 @@ type Options struct {
 	// ExternalURL is how people reach the service; https:// marks cookies
 	// Secure.
 	ExternalURL string
+	// Silencer, when set, offers the Silence buttons on an incident's page;
+	// it silences through the Alertmanager client the Slack bot uses.
+	// Without it there are no Silence buttons.
+	Silencer *integrations.IncidentSilencer
 	// MaxBody is the largest webhook body accepted, in bytes.
 	MaxBody int64
 	Now     func() time.Time

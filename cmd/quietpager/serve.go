@@ -22,6 +22,7 @@ import (
 	"github.com/quietpager/quietpager/ingest"
 	"github.com/quietpager/quietpager/ingest/heartbeat"
 	ingeststore "github.com/quietpager/quietpager/ingest/sqlstore"
+	"github.com/quietpager/quietpager/integrations"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/reports"
 	"github.com/quietpager/quietpager/reports/replay"
@@ -258,6 +259,12 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	heartbeats.Start(ctx)
 	defer heartbeats.Stop()
 
+	// One Alertmanager client makes the silences of the Slack bot and the web UI.
+	var silencer integrations.Silencer
+	if *amURL != "" {
+		silencer = integrations.NewAlertmanager(integrations.AlertmanagerOptions{URL: *amURL,
+			Username: *amUser, Password: env.str("QUIETPAGER_ALERTMANAGER_PASSWORD", ""), Metrics: ch.metrics})
+	}
 	var bot web.SlackBot
 	slackClient := ch.slack
 	if (slackClient == nil) != (*slackSecret == "") {
@@ -265,8 +272,8 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 	}
 	if slackClient != nil && *slackSecret != "" {
 		b := newSlackBot(slackBotSettings{command: *slackCommand, externalURL: ch.externalURL, maxSilence: *maxSilence,
-			amURL: *amURL, amUser: *amUser, amPassword: env.str("QUIETPAGER_ALERTMANAGER_PASSWORD", "")},
-			slackClient, store, oncall, reportService, ch.metrics, log)
+			silencer: silencer},
+			slackClient, store, oncall, reportService, log)
 		defer func() {
 			stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
@@ -299,6 +306,9 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		Now:         time.Now,
 	}
 	webOptions.SlackBot, webOptions.SlackSigningSecret = bot, *slackSecret
+	if silencer != nil {
+		webOptions.Silencer = &integrations.IncidentSilencer{Alertmanager: silencer, Incidents: store, Max: *maxSilence}
+	}
 	handler, err := web.New(webOptions)
 	if err != nil {
 		return err

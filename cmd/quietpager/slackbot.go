@@ -12,21 +12,17 @@ import (
 )
 
 type slackBotSettings struct {
-	command, externalURL      string
-	maxSilence                time.Duration
-	amURL, amUser, amPassword string
+	command, externalURL string
+	maxSilence           time.Duration
+	silencer             integrations.Silencer // nil without --alertmanager-url
 }
 
 // newSlackBot builds the slash command and button handler, with
-// Alertmanager silences when an Alertmanager URL is configured.
+// Alertmanager silences when there is a silencer.
 func newSlackBot(s slackBotSettings, slack *integrations.Slack, store *dedupestore.Store, oncall *rotationstore.Store,
-	reportService *reports.Service, metrics *integrations.Metrics, log *slog.Logger) *slackbot.Bot {
+	reportService *reports.Service, log *slog.Logger) *slackbot.Bot {
 	o := slackbot.Options{Command: s.command, Incidents: store, OnCall: oncall, Slack: slack,
-		Noise: reportService, ExternalURL: s.externalURL, MaxSilence: s.maxSilence,
+		Noise: reportService, ExternalURL: s.externalURL, MaxSilence: s.maxSilence, Silencer: s.silencer,
 		Now: time.Now, Logger: log.With("component", "slack")}
-	if s.amURL != "" {
-		o.Silencer = integrations.NewAlertmanager(integrations.AlertmanagerOptions{URL: s.amURL,
-			Username: s.amUser, Password: s.amPassword, Metrics: metrics})
-	}
 	return slackbot.New(o)
 }

@@ -903,6 +903,50 @@ func TestIncidentList(t *testing.T) {
 	})
 }
 
+// teamLabel gives each alert to the team its "team" label names.
+type teamLabel struct{}
+
+func (teamLabel) PolicyFor(labels map[string]string) dedupe.Policy {
+	p := dedupe.DefaultPolicy
+	p.Team = labels["team"]
+	return p
+}
+
+func TestIncidentListByTeam(t *testing.T) {
+	incContractWith(t, sqlstore.Options{Policies: teamLabel{}}, func(t *testing.T, s *sqlstore.Store) {
+		ids := map[string]int64{}
+		for i, team := range []string{"payments", "databases", ""} {
+			at := incT0.Add(time.Duration(i) * time.Minute)
+			res := incWrite(t, s, incNew("Down"+team, "team", team).fire(at, at))
+			if len(res.Incidents) != 1 {
+				t.Fatalf("team %q opened %+v, want one incident", team, res.Incidents)
+			}
+			ids[team] = res.Incidents[0].ID
+		}
+		for _, c := range []struct {
+			q    dedupe.IncidentQuery
+			want []int64
+		}{
+			{dedupe.IncidentQuery{Team: "payments"}, []int64{ids["payments"]}},
+			{dedupe.IncidentQuery{Team: "databases", State: dedupe.IncidentOpen}, []int64{ids["databases"]}},
+			{dedupe.IncidentQuery{Team: "databases", State: dedupe.IncidentResolved}, nil},
+			{dedupe.IncidentQuery{Team: "nobody"}, nil},
+			{dedupe.IncidentQuery{}, []int64{ids[""], ids["databases"], ids["payments"]}},
+		} {
+			var got []int64
+			for _, in := range incList(t, s, c.q) {
+				if c.q.Team != "" && in.Team != c.q.Team {
+					t.Errorf("%+v listed incident %d of team %q", c.q, in.ID, in.Team)
+				}
+				got = append(got, in.ID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("incidents %+v: %v, want %v", c.q, got, c.want)
+			}
+		}
+	})
+}
+
 func TestIncidentDetail(t *testing.T) {
 	incContract(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := context.Background()

@@ -253,6 +253,10 @@ func (s *Store) Incidents(ctx context.Context, q dedupe.IncidentQuery) ([]dedupe
 		where += " AND i.opened_at >= ?"
 		args = append(args, micros(q.Since))
 	}
+	if q.Team != "" {
+		where += " AND i.team = ?"
+		args = append(args, q.Team)
+	}
 	args = append(args, q.Limit)
 	rows, err := s.db.WithContext(ctx).Raw(`SELECT `+incidentColumns+` FROM incidents i `+where+`
 		ORDER BY i.opened_at DESC, i.id DESC LIMIT ?`, args...).Rows()

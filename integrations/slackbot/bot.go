@@ -47,11 +47,6 @@ type OnCallStore interface {
 	CreateOverride(ctx context.Context, o rotation.Override) (rotation.Override, error)
 }
 
-// Silencer creates Alertmanager silences; *integrations.Alertmanager is one.
-type Silencer interface {
-	CreateSilence(ctx context.Context, s integrations.SilenceRequest) (string, error)
-}
-
 // SlackClient is what the bot asks of Slack's Web API; *integrations.Slack
 // is one.
 type SlackClient interface {
@@ -68,7 +63,7 @@ type Options struct {
 	Slack     SlackClient
 	// Silencer may be nil: silences are then refused with a message saying
 	// Alertmanager is not configured.
-	Silencer Silencer
+	Silencer integrations.Silencer
 	Noise    NoiseRanker
 	// ExternalURL is the UI's base URL, for links.
 	ExternalURL string

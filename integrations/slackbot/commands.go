@@ -160,46 +160,19 @@ func (b *Bot) transition(ctx context.Context, me rotation.Person, id int64, reso
 	return ephemeral("%s <%s|#%d %s>.", verb, b.incidentURL(id), id, escape(in.Title)), nil
 }
 
-// silence silences the incident's alerts in Alertmanager for d: one
-// silence whose matchers are the labels all of the incident's alerts
-// share (its common labels), which must include alertname so that a
-// silence never reaches beyond the alert rule.
+// silence silences the incident's alerts in Alertmanager for d, as the
+// web UI does (integrations.IncidentSilencer says how).
 func (b *Bot) silence(ctx context.Context, me rotation.Person, id int64, d time.Duration) (reply, error) {
 	if b.o.Silencer == nil {
 		return ephemeral("Silences are not set up: quietpager needs `--alertmanager-url`."), nil
 	}
-	if d > b.o.MaxSilence {
-		return reply{}, quietpager.Errorf(quietpager.Invalid, "a silence may last at most %s, not %s",
-			model.Duration(b.o.MaxSilence), model.Duration(d))
-	}
-	in, err := b.o.Incidents.Incident(ctx, id)
+	s := integrations.IncidentSilencer{Alertmanager: b.o.Silencer, Incidents: b.o.Incidents, Max: b.o.MaxSilence}
+	in, sl, err := s.Silence(ctx, id, d, me.Name, b.o.Now(), b.incidentURL(id))
 	if err != nil {
-		return reply{}, err
-	}
-	if in.State == dedupe.IncidentResolved {
-		return reply{}, quietpager.Errorf(quietpager.Conflict, "incident #%d is resolved; there is nothing to silence", id)
-	}
-	if in.CommonLabels[model.AlertNameLabel] == "" {
-		return reply{}, quietpager.Errorf(quietpager.Conflict,
-			"the alerts of incident #%d share no alertname, so one silence would reach too far; silence them in Alertmanager", id)
-	}
-	now := b.o.Now().UTC()
-	end := now.Add(d)
-	silenceID, err := b.o.Silencer.CreateSilence(ctx, integrations.SilenceRequest{
-		Matchers: in.CommonLabels, StartsAt: now, EndsAt: end, CreatedBy: me.Name,
-		Comment: fmt.Sprintf("quietpager incident #%d %s: %s", id, in.Title, b.incidentURL(id)),
-	})
-	if integrations.Permanent(err) {
-		return reply{}, quietpager.Wrap(quietpager.Invalid, err, "Alertmanager refused the silence: "+err.Error())
-	}
-	if err != nil {
-		return reply{}, quietpager.Wrap(quietpager.Unavailable, err, "Alertmanager did not take the silence")
-	}
-	if err := b.o.Incidents.RecordSilence(ctx, id, dedupe.Silence{ID: silenceID, CreatedBy: me.Name, CreatedAt: now, EndsAt: end}); err != nil {
 		return reply{}, err
 	}
 	return reply{inChannel: true, text: fmt.Sprintf("%s silenced <%s|#%d %s> for %s, until %s (matching %s).",
-		mentionOf(me), b.incidentURL(id), id, escape(in.Title), model.Duration(d), slackTime(end), escape(matchers(in.CommonLabels)))}, nil
+		mentionOf(me), b.incidentURL(id), id, escape(in.Title), model.Duration(d), slackTime(sl.EndsAt), escape(matchers(in.CommonLabels)))}, nil
 }
 
 func matchers(labels map[string]string) string {
