@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -12,9 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
+	tokenstore "github.com/quietpager/quietpager/ingest/sqlstore"
 	"github.com/quietpager/quietpager/migrations"
 	"github.com/quietpager/quietpager/migrations/migrationstest"
+	"github.com/quietpager/quietpager/reports"
+	reportstore "github.com/quietpager/quietpager/reports/sqlstore"
 	"github.com/quietpager/quietpager/rotation"
+	"github.com/quietpager/quietpager/rotation/paging"
 	rotationstore "github.com/quietpager/quietpager/rotation/sqlstore"
 	"github.com/quietpager/quietpager/web"
 	"github.com/quietpager/quietpager/web/account"
@@ -36,8 +43,18 @@ func newUIServer(t *testing.T, opts ...func(*web.Options)) *uiServer {
 	t.Helper()
 	db := migrationstest.Open(t, migrationstest.DSN(t, migrations.SQLite))
 	s := &uiServer{Accounts: accountstore.New(db), OnCall: rotationstore.New(db)}
+	// Dead letters are listed by an insert-only River client: no jobs run.
+	pager := paging.New(paging.Options{Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	jobs, err := river.NewClient(db.RiverDriver(), &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pager.SetClient(jobs)
 	s.server = newServerOn(t, db, append([]func(*web.Options){func(o *web.Options) {
 		o.Accounts, o.Audit, o.OnCall, o.SessionTTL = s.Accounts, s.Accounts, s.OnCall, 12*time.Hour
+		o.Feeds, o.Users, o.Tokens = s.Accounts, s.Accounts, o.Auth.Store.(*tokenstore.Tokens)
+		o.Reports = reports.New(reports.Options{History: reportstore.New(db), OnCall: s.OnCall, Now: time.Now})
+		o.DeadLetters = pager
 	}}, opts...)...)
 	return s
 }

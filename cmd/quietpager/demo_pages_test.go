@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,7 +21,21 @@ import (
 var demoPages = []string{
 	"/oncall",
 	"/login",
+	"/rotations/payments-primary",
+	"/incidents",
+	"/incidents?state=resolved&since=30d",
+	"/noise",
+	"/noise?team=databases",
+	"/noise/whatif?team=payments&rule=DiskSpaceLow&keep_firing_for=30m",
+	"/reports",
+	"/reports?team=databases",
+	"/deadletters",
+	"/feeds",
+	"/admin",
 }
+
+// incidentLink is a link to an incident's page on the incidents page.
+var incidentLink = regexp.MustCompile(`href="(/incidents/\d+)"`)
 
 // openDemoPages serves the demo's database dsn and opens every page as an
 // admin: a month of real-looking history must not break a template.
@@ -31,11 +46,20 @@ func openDemoPages(t *testing.T, dsn string, db *migrations.DB) {
 	addUser(t, db, "root", account.Admin, "")
 	s := startServer(t, dsn)
 	client := loginHTTP(t, s.URL, "root")
-	for _, path := range demoPages {
+	paths := slices.Clone(demoPages)
+	for i := 0; i < len(paths); i++ {
+		path := paths[i]
 		status, body := getPage(t, client, s.URL+path)
 		if status != http.StatusOK || strings.Contains(body, "internal error") || !strings.Contains(body, "</html>") {
 			t.Errorf("GET %s on the demo: %d, want 200 and a whole page; body:\n%s", path, status, body)
 		}
+		// and the first incident of each incident list
+		if m := incidentLink.FindStringSubmatch(body); m != nil && strings.HasPrefix(path, "/incidents?") {
+			paths = append(paths, m[1])
+		}
+	}
+	if len(paths) == len(demoPages) {
+		t.Errorf("the demo's incidents page links no incident")
 	}
 }
 
