@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,25 +244,31 @@ func (c *chromium) shot(name string, v viewport) {
 // on call does, and saves screenshots of the pages it visits.
 func TestBrowser(t *testing.T) {
 	s := startUIServer(t)
-	addUser(t, s.DB, "alice", account.Member, "alice")
+	want := s.onCallNow(t)
+	if len(want) != 3 {
+		t.Fatalf("GET /api/v1/oncall lists %v, want the example's 3 rotations", want)
+	}
+	// A payments member who is not on call now will cover the current shift.
+	user := "alice"
+	if want["payments-primary"] == user {
+		user = "bob"
+	}
+	addUser(t, s.DB, user, account.Member, user)
 	c := startChromium(t, s.URL)
 
 	// Logged out, every page leads to the login form, which leads back.
-	c.open("/oncall")
-	if got := c.path(); got != "/login?next=%2Foncall" {
-		t.Fatalf("logged out, /oncall showed %s, want /login?next=%%2Foncall", got)
+	c.open("/incidents")
+	if got := c.path(); got != "/login?next=%2Fincidents" {
+		t.Fatalf("logged out, /incidents showed %s, want /login?next=%%2Fincidents", got)
 	}
+	c.open("/oncall")
 	c.shot("login", phone)
-	c.login("alice")
+	c.login(user)
 	if got := c.path(); got != "/oncall" {
 		t.Fatalf("after logging in the browser is on %s, want /oncall, where it was going", got)
 	}
 
 	// The on-call page names, for every rotation, whom the API names.
-	want := s.onCallNow(t)
-	if len(want) != 3 {
-		t.Fatalf("GET /api/v1/oncall lists %v, want the example's 3 rotations", want)
-	}
 	for rotation, person := range want {
 		if person == "" {
 			t.Errorf("GET /api/v1/oncall: nobody on call in %s", rotation)
@@ -272,6 +280,57 @@ func TestBrowser(t *testing.T) {
 	c.shot("oncall", phone)
 	c.shot("oncall-desktop", desktop)
 
+	// Covering the current shift: the calendar, the on-call page and the
+	// API all name the user from now on.
+	c.open("/rotations/payments-primary")
+	c.shot("rotation", phone)
+	c.press("Cover this shift")
+	if got := c.textOf("tr.override.current td:nth-of-type(2)"); !strings.HasPrefix(got, user) {
+		t.Errorf("the calendar's current row after covering reads %q, want %s's override", got, user)
+	}
+	c.shot("rotation-covered", phone)
+	if got := s.onCallNow(t)["payments-primary"]; got != user {
+		t.Errorf("after covering, GET /api/v1/oncall names %q in payments-primary, want %s", got, user)
+	}
+	c.open("/oncall")
+	if got := c.textOf(`span[data-rotation="payments-primary"]`); got != user {
+		t.Errorf("after covering, the on-call page names %q in payments-primary, want %s", got, user)
+	}
+
+	// Acknowledging a payments incident from its page.
+	mustPostWebhook(t, s.URL, s.Token, webhookBody(t, firing(map[string]string{
+		"alertname": "PaymentsDown", "team": "payments", "severity": "critical", "instance": "pay-1"})), http.StatusOK)
+	incidents, err := listIncidents(s.URL, s.Token)
+	if err != nil || len(incidents) != 1 {
+		t.Fatalf("incidents after the webhook: %v, %v; want one", incidents, err)
+	}
+	id := incidents[0].ID
+	c.open("/incidents")
+	c.shot("incidents", phone)
+	c.open(fmt.Sprint("/incidents/", id))
+	c.press("Acknowledge")
+	if got := c.textOf(".state-acknowledged"); got != "acknowledged" {
+		t.Errorf("after acknowledging, the incident's state reads %q", got)
+	}
+	c.shot("incident", phone)
+	if in, err := getIncident(s.URL, s.Token, id); err != nil || in.State != "acknowledged" || in.AcknowledgedBy != user {
+		t.Errorf("GET /api/v1/incidents/%d after acknowledging: %+v, %v; want acknowledged by %s", id, in, err, user)
+	}
+
+	// The noise page and this week's report.
+	c.open("/noise?team=payments")
+	if got := c.textOf("h1"); !strings.HasPrefix(got, "Noise") {
+		t.Errorf("the noise page's heading is %q", got)
+	}
+	c.shot("noise", phone)
+	c.shot("noise-desktop", desktop)
+	year, week := time.Now().ISOWeek()
+	c.open(fmt.Sprintf("/reports?team=payments&week=%04d-W%02d", year, week))
+	if got := c.textOf("h1"); !strings.HasPrefix(got, "Weekly report") {
+		t.Errorf("the report page's heading is %q", got)
+	}
+	c.shot("report", phone)
+
 	// Logging out ends the session: the pages lead to the login form again.
 	c.press("Log out")
 	c.open("/oncall")
@@ -279,29 +338,3 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after logging out, /oncall showed %s, want the login form", got)
 	}
 }
-
-// The steps that follow, once the pages they use are merged, and the
-// selectors agreed with the helpers building those pages. Each is a few
-// lines with the helpers above (c.open, c.press, c.textOf, c.path, c.shot,
-// s.onCallNow, mustPostWebhook with s.Token).
-//
-//   - Logged out: /incidents lands on /login?next=%2Fincidents, as /oncall
-//     does above. (Before the incidents page is merged /incidents is a 404:
-//     unknown paths are not behind the login.)
-//   - Cover a shift: open /rotations/<name> (payments-primary); the first
-//     `button.cover`, labelled "Cover this shift", covers the current shift:
-//     c.press("Cover this shift") presses the first one. Afterwards, on
-//     /oncall, c.textOf(`span[data-rotation="payments-primary"]`) and
-//     s.onCallNow(t)["payments-primary"] both name the covering person (the
-//     logged-in user's person). c.shot("rotation", phone) before pressing.
-//   - Acknowledge an incident: post a webhook matching route
-//     payments-critical (labels team="payments", severity="critical"), take
-//     its id from GET /api/v1/incidents, open /incidents/<id>,
-//     c.press("Acknowledge"); the element `.state-acknowledged` appears
-//     (c.textOf(".state-acknowledged") waits for it). c.shot("incidents",
-//     phone) on /incidents, c.shot("incident", phone) on the detail page.
-//   - Noise: open /noise?team=payments; c.textOf("h1") starts with "Noise".
-//     c.shot("noise", phone).
-//   - Weekly report: open /reports?team=payments&week=<YYYY-Www> (the ISO
-//     week, from time.Now().ISOWeek(), e.g. 2026-W49); c.textOf("h1")
-//     starts with "Weekly report". c.shot("report", phone).
