@@ -204,6 +204,17 @@ func rotationNamed(c *gin.Context, store OnCallStore) (rotation.Config, rotation
 	return cfg, rotation.Rotation{}, quietpager.Errorf(quietpager.NotFound, "no rotation %q", name)
 }
 
+// editableRotation is the rotation a form names, when the logged-in user
+// may change it; otherwise it shows the error or the refusal.
+func editableRotation(c *gin.Context, p *pages, store OnCallStore) (rotation.Config, rotation.Rotation, bool) {
+	cfg, r, err := rotationNamed(c, store)
+	if err != nil {
+		p.fail(c, err)
+		return cfg, r, false
+	}
+	return cfg, r, mayEdit(c, p, cfg, r.Team)
+}
+
 func rotationPath(name string) string { return "/rotations/" + url.PathEscape(name) }
 
 // flashTime is how flash lines give an instant: the rotation's wall time.
@@ -244,12 +255,8 @@ func handleTakePager(p *pages, store OnCallStore, audit AuditLog, now func() tim
 func takeOver(c *gin.Context, p *pages, store OnCallStore, audit AuditLog, now func() time.Time, action string,
 	span func(rotation.Rotation, []rotation.Override, time.Time) (time.Time, time.Time)) {
 	ctx := c.Request.Context()
-	cfg, r, err := rotationNamed(c, store)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
-	if !mayEdit(c, p, cfg, r.Team) {
+	cfg, r, ok := editableRotation(c, p, store)
+	if !ok {
 		return
 	}
 	person, err := coverer(c, cfg, r)
@@ -355,12 +362,8 @@ func handleRemoveOverride(p *pages, store OnCallStore, audit AuditLog, now func(
 // all, separated by commas or spaces.
 func handleReorder(p *pages, store OnCallStore, audit AuditLog, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		cfg, r, err := rotationNamed(c, store)
-		if err != nil {
-			p.fail(c, err)
-			return
-		}
-		if !mayEdit(c, p, cfg, r.Team) {
+		_, r, ok := editableRotation(c, p, store)
+		if !ok {
 			return
 		}
 		members, err := reordered(r.Members, c.PostForm("move"), c.PostForm("member"), c.PostForm("order"))
@@ -406,12 +409,8 @@ func reordered(members []string, move, member, order string) ([]string, error) {
 // so the rotation keeps its phase; only its wall time and zone move.
 func handleChangeShift(p *pages, store OnCallStore, audit AuditLog, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		cfg, r, err := rotationNamed(c, store)
-		if err != nil {
-			p.fail(c, err)
-			return
-		}
-		if !mayEdit(c, p, cfg, r.Team) {
+		_, r, ok := editableRotation(c, p, store)
+		if !ok {
 			return
 		}
 		shift, err := rotation.ParseShift(c.PostForm("shift"))
