@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -155,6 +156,19 @@ func TestIncidentsPageListsAndFilters(t *testing.T) {
 		p := br.get("/incidents?" + q.query)
 		wantPage(t, q.query, p, http.StatusOK, q.has...)
 		wantNot(t, q.query, p, q.lacks...)
+	}
+	// The API filters by team too.
+	ids := func(in []dedupe.Incident) (out []int64) {
+		for _, i := range in {
+			out = append(out, i.ID)
+		}
+		return out
+	}
+	if got := ids(s.incidents("team=payments")); !slices.Equal(got, []int64{c, a}) {
+		t.Errorf("GET /api/v1/incidents?team=payments lists %v, want [%d %d]", got, c, a)
+	}
+	if got := ids(s.incidents("team=databases&state=open")); !slices.Equal(got, []int64{b}) {
+		t.Errorf("GET /api/v1/incidents?team=databases&state=open lists %v, want [%d]", got, b)
 	}
 
 	// A day and a half later the resolved one falls out of the last 24

@@ -40,7 +40,7 @@ func sinceParam(c *gin.Context, now time.Time) (time.Time, error) {
 // handleListIncidents serves GET /api/v1/incidents?state=&since=&limit=.
 func handleListIncidents(incidents IncidentStore, now func() time.Time, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		q := dedupe.IncidentQuery{State: dedupe.IncidentState(c.Query("state"))}
+		q := dedupe.IncidentQuery{State: dedupe.IncidentState(c.Query("state")), Team: c.Query("team")}
 		if q.State != "" && !q.State.Valid() {
 			fail(c, log, quietpager.Errorf(quietpager.Invalid, "state must be open, acknowledged or resolved, not %q", q.State))
 			return
