@@ -80,6 +80,22 @@ func ParseShift(s string) (Shift, error) {
 	return Shift{Duration: d}, nil
 }
 
+// String writes s as ParseShift reads it: 1w, 2d, 12h, 90m.
+func (s Shift) String() string {
+	switch {
+	case s.Days > 0 && s.Days%7 == 0:
+		return strconv.Itoa(s.Days/7) + "w"
+	case s.Days > 0:
+		return strconv.Itoa(s.Days) + "d"
+	case s.Duration%time.Hour == 0:
+		return fmt.Sprintf("%dh", s.Duration/time.Hour)
+	case s.Duration%time.Minute == 0:
+		return fmt.Sprintf("%dm", s.Duration/time.Minute)
+	default:
+		return s.Duration.String()
+	}
+}
+
 // configStartLayouts are the accepted forms of a rotation's start: a local
 // wall-clock time, without an offset (the rotation's time_zone gives it).
 var configStartLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02"}
@@ -267,11 +283,10 @@ func (p *configParser) resolve(cfg *Config, st *configState) {
 		if r.TimeZone == nil {
 			continue // the team's zone is wrong or the team is unknown; said already
 		}
-		w := s.wall
-		t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, r.TimeZone)
-		if t.Hour() != w.Hour() || t.Minute() != w.Minute() {
+		t, ok := ExactWall(s.wall, r.TimeZone)
+		if !ok {
 			p.errorf(s.node, "rotation %q starts at %s, a time that does not exist in %s (the clocks skip it for daylight saving); pick another hour",
-				r.Name, w.Format("2006-01-02 15:04"), r.TimeZone)
+				r.Name, s.wall.Format("2006-01-02 15:04"), r.TimeZone)
 			continue
 		}
 		r.Start = t
@@ -807,17 +822,31 @@ func (p *configParser) zone(m map[string]*yaml.Node, n *yaml.Node, what string, 
 		}
 		return nil, true
 	}
-	name := p.str(v)
-	if name == "" || name == "Local" {
-		p.errorf(v, "%s: time_zone %q: want an IANA name such as Europe/Berlin or UTC", what, name)
-		return nil, false
-	}
-	loc, err := time.LoadLocation(name)
+	loc, err := LoadZone(p.str(v))
 	if err != nil {
-		p.errorf(v, "%s: unknown time zone %q: want an IANA name such as Europe/Berlin or America/New_York", what, name)
+		p.errorf(v, "%s: %v", what, err)
 		return nil, false
 	}
 	return loc, true
+}
+
+// LoadZone loads an IANA time zone by name. The empty name and "Local"
+// (whatever the server's zone happens to be) are refused: a rotation's
+// handoffs must not move with the machine it runs on.
+func LoadZone(name string) (*time.Location, error) {
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		return nil, fmt.Errorf("unknown time zone %q: want an IANA name such as Europe/Berlin or America/New_York", name)
+	}
+	return loc, nil
+}
+
+// ExactWall returns the instant clocks in loc show the wall time w (its
+// fields read as they are, whatever w's own zone), and false when that
+// wall time does not exist there: the clocks skip it for daylight saving.
+func ExactWall(w time.Time, loc *time.Location) (time.Time, bool) {
+	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+	return t, t.Hour() == w.Hour() && t.Minute() == w.Minute()
 }
 
 func (p *configParser) duration(n *yaml.Node, what string, ok bool) (time.Duration, bool) {

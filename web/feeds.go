@@ -151,7 +151,7 @@ func feedURL(c *gin.Context, externalURL, token string) string {
 	base := strings.TrimSuffix(externalURL, "/")
 	if base == "" {
 		scheme := "http"
-		if c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https" {
+		if viaTLS(c) {
 			scheme = "https"
 		}
 		base = scheme + "://" + c.Request.Host

@@ -58,27 +58,21 @@ type whatIfForm struct {
 func handleNoisePage(p *pages, store OnCallStore, svc ReportService, now func() time.Time, whatIf bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		cfg, err := store.Load(ctx)
-		if err != nil {
-			p.fail(c, err)
-			return
-		}
 		v := noiseView{Days: noiseDefaultDays, Windows: noiseWindows}
 		if s := c.Query("days"); s != "" {
+			var err error
 			v.Days, err = strconv.Atoi(s)
 			if err != nil || !slices.Contains(noiseWindows, v.Days) {
 				p.fail(c, quietpager.Errorf(quietpager.Invalid, "days must be 7, 28 or 90, not %q", s))
 				return
 			}
 		}
-		team, err := reportsTeam(c, cfg)
+		team, teams, err := reportsTeam(c, store)
 		if err != nil {
 			p.fail(c, err)
 			return
 		}
-		for _, t := range cfg.Teams {
-			v.Teams = append(v.Teams, t.Name)
-		}
+		v.Teams = teams
 		if team.Name == "" { // no teams yet
 			p.render(c, http.StatusOK, "noise", "Noise", v)
 			return
@@ -139,27 +133,36 @@ func (f whatIfForm) proposal(team string, since, until time.Time) (reports.Propo
 	return p, nil
 }
 
-// reportsTeam is the team the query names; without one, the logged-in
+// reportsTeam is the team a report page shows, with every team's name
+// for its picker: the team the query names; without one, the logged-in
 // user's first team, else the first team. With no teams at all it is the
 // zero Team; a name that is no team is NotFound.
-func reportsTeam(c *gin.Context, cfg rotation.Config) (rotation.Team, error) {
+func reportsTeam(c *gin.Context, store OnCallStore) (rotation.Team, []string, error) {
+	cfg, err := store.Load(c.Request.Context())
+	if err != nil {
+		return rotation.Team{}, nil, err
+	}
+	var names []string
+	for _, t := range cfg.Teams {
+		names = append(names, t.Name)
+	}
 	if name := c.Query("team"); name != "" {
 		t, ok := teamNamed(cfg, name)
 		if !ok {
-			return t, quietpager.Errorf(quietpager.NotFound, "no team %q", name)
+			return t, names, quietpager.Errorf(quietpager.NotFound, "no team %q", name)
 		}
-		return t, nil
+		return t, names, nil
 	}
 	s, _ := sessionOf(c)
 	for _, t := range cfg.Teams {
 		if s.User.Person != "" && slices.Contains(t.Members, s.User.Person) {
-			return t, nil
+			return t, names, nil
 		}
 	}
 	if len(cfg.Teams) > 0 {
-		return cfg.Teams[0], nil
+		return cfg.Teams[0], names, nil
 	}
-	return rotation.Team{}, nil
+	return rotation.Team{}, names, nil
 }
 
 func reportsZone(t rotation.Team) *time.Location {

@@ -33,20 +33,12 @@ type reportView struct {
 func handleReportPage(p *pages, store OnCallStore, svc ReportService, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		cfg, err := store.Load(ctx)
+		team, teams, err := reportsTeam(c, store)
 		if err != nil {
 			p.fail(c, err)
 			return
 		}
-		team, err := reportsTeam(c, cfg)
-		if err != nil {
-			p.fail(c, err)
-			return
-		}
-		v := reportView{}
-		for _, t := range cfg.Teams {
-			v.Teams = append(v.Teams, t.Name)
-		}
+		v := reportView{Teams: teams}
 		if team.Name == "" { // no teams yet
 			p.render(c, http.StatusOK, "report", "Weekly report", v)
 			return

@@ -95,7 +95,7 @@ func handleRotationPage(p *pages, store OnCallStore, audit AuditLog, now func() 
 		team, _ := teamNamed(cfg, r.Team)
 		s, _ := sessionOf(c)
 		v := rotationView{Rotation: r, Team: team, Now: r.OnCall(t, ovs), CanEdit: s.User.MayEdit(team),
-			Shift: shiftText(r.Shift), Handoff: r.Start.In(loc).Format("15:04")}
+			Shift: r.Shift.String(), Handoff: r.Start.In(loc).Format("15:04")}
 		if s.User.Person == "" {
 			v.People = team.Members
 		}
@@ -173,22 +173,6 @@ func overrideOf(ovs []rotation.Override, s rotation.OnCallShift) rotation.Overri
 	return best
 }
 
-// shiftText writes a shift as oncall.yaml does.
-func shiftText(s rotation.Shift) string {
-	switch {
-	case s.Days > 0 && s.Days%7 == 0:
-		return strconv.Itoa(s.Days/7) + "w"
-	case s.Days > 0:
-		return strconv.Itoa(s.Days) + "d"
-	case s.Duration%time.Hour == 0:
-		return fmt.Sprintf("%dh", s.Duration/time.Hour)
-	case s.Duration%time.Minute == 0:
-		return fmt.Sprintf("%dm", s.Duration/time.Minute)
-	default:
-		return s.Duration.String()
-	}
-}
-
 // rotationNamed loads the configuration and the rotation the path names.
 func rotationNamed(c *gin.Context, store OnCallStore) (rotation.Config, rotation.Rotation, error) {
 	cfg, err := store.Load(c.Request.Context())
@@ -196,10 +180,8 @@ func rotationNamed(c *gin.Context, store OnCallStore) (rotation.Config, rotation
 		return cfg, rotation.Rotation{}, err
 	}
 	name := c.Param("name")
-	for _, r := range cfg.Rotations {
-		if r.Name == name {
-			return cfg, r, nil
-		}
+	if r, ok := rotationIn(cfg, name); ok {
+		return cfg, r, nil
 	}
 	return cfg, rotation.Rotation{}, quietpager.Errorf(quietpager.NotFound, "no rotation %q", name)
 }
@@ -219,7 +201,7 @@ func rotationPath(name string) string { return "/rotations/" + url.PathEscape(na
 
 // flashTime is how flash lines give an instant: the rotation's wall time.
 func flashTime(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
+	return t.In(loc).Format(wallLayout)
 }
 
 // handleCover serves the "Cover this shift" forms: the logged-in user's
@@ -333,14 +315,12 @@ func handleRemoveOverride(p *pages, store OnCallStore, audit AuditLog, now func(
 			p.fail(c, err)
 			return
 		}
-		loc := time.UTC
-		var team string
-		for _, r := range cfg.Rotations {
-			if r.Name == o.Rotation {
-				team, loc = r.Team, r.TimeZone
-			}
+		r, _ := rotationIn(cfg, o.Rotation)
+		loc := r.TimeZone
+		if loc == nil {
+			loc = time.UTC
 		}
-		if !mayEdit(c, p, cfg, team) {
+		if !mayEdit(c, p, cfg, r.Team) {
 			return
 		}
 		if err := store.DeleteOverride(ctx, id); err != nil {
@@ -418,10 +398,9 @@ func handleChangeShift(p *pages, store OnCallStore, audit AuditLog, now func() t
 			p.fail(c, quietpager.Errorf(quietpager.Invalid, "%v", err))
 			return
 		}
-		zoneName := strings.TrimSpace(c.PostForm("time_zone"))
-		zone, err := time.LoadLocation(zoneName)
-		if err != nil || zoneName == "" || zoneName == "Local" {
-			p.fail(c, quietpager.Errorf(quietpager.Invalid, "unknown time zone %q: want an IANA name such as Europe/Berlin or America/New_York", zoneName))
+		zone, err := rotation.LoadZone(strings.TrimSpace(c.PostForm("time_zone")))
+		if err != nil {
+			p.fail(c, quietpager.Errorf(quietpager.Invalid, "%v", err))
 			return
 		}
 		handoff, err := time.Parse("15:04", strings.TrimSpace(c.PostForm("handoff")))
@@ -430,8 +409,8 @@ func handleChangeShift(p *pages, store OnCallStore, audit AuditLog, now func() t
 			return
 		}
 		y, m, d := r.Start.In(r.TimeZone).Date()
-		start := time.Date(y, m, d, handoff.Hour(), handoff.Minute(), 0, 0, zone)
-		if start.Hour() != handoff.Hour() || start.Minute() != handoff.Minute() {
+		start, ok := rotation.ExactWall(time.Date(y, m, d, handoff.Hour(), handoff.Minute(), 0, 0, time.UTC), zone)
+		if !ok {
 			p.fail(c, quietpager.Errorf(quietpager.Invalid,
 				"%s on %s does not exist in %s (the clocks skip it for daylight saving); pick another hour",
 				handoff.Format("15:04"), start.Format("2 Jan 2006"), zone))
@@ -441,9 +420,9 @@ func handleChangeShift(p *pages, store OnCallStore, audit AuditLog, now func() t
 			p.fail(c, err)
 			return
 		}
-		line := fmt.Sprintf("shift %s, handoff %s %s", shiftText(shift), handoff.Format("15:04"), zone)
+		line := fmt.Sprintf("shift %s, handoff %s %s", shift.String(), handoff.Format("15:04"), zone)
 		if err := record(c, audit, now(), "rotation", r.Name, "change shift",
-			fmt.Sprintf("was shift %s, handoff %s %s; now %s", shiftText(r.Shift), r.Start.In(r.TimeZone).Format("15:04"), r.TimeZone, line)); err != nil {
+			fmt.Sprintf("was shift %s, handoff %s %s; now %s", r.Shift.String(), r.Start.In(r.TimeZone).Format("15:04"), r.TimeZone, line)); err != nil {
 			p.fail(c, err)
 			return
 		}

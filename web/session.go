@@ -43,7 +43,13 @@ type login struct {
 }
 
 func (l login) secure(c *gin.Context) bool {
-	return l.https || c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
+	return l.https || viaTLS(c)
+}
+
+// viaTLS says whether the request came over TLS, here or to a proxy
+// that says so.
+func viaTLS(c *gin.Context) bool {
+	return c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
 }
 
 func (l login) setCookie(c *gin.Context, name, value string, maxAge time.Duration) {
@@ -186,6 +192,16 @@ func handleLogout(p *pages, l login) gin.HandlerFunc {
 		l.setCookie(c, sessionCookie, "", -time.Second)
 		c.Redirect(http.StatusSeeOther, "/login")
 	}
+}
+
+// rotationIn finds a rotation in cfg.
+func rotationIn(cfg rotation.Config, name string) (rotation.Rotation, bool) {
+	for _, r := range cfg.Rotations {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return rotation.Rotation{}, false
 }
 
 // teamNamed finds a team in cfg.

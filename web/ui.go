@@ -36,6 +36,10 @@ type pages struct {
 	now    func() time.Time
 }
 
+// wallLayout is how pages give an instant: a day and a wall time, with
+// the zone's abbreviation.
+const wallLayout = "Mon 2 Jan 15:04 MST"
+
 var templateFuncs = template.FuncMap{
 	// when shows an instant in a time zone, with the zone's abbreviation.
 	"when": func(t time.Time, loc *time.Location) string {
@@ -45,7 +49,7 @@ var templateFuncs = template.FuncMap{
 		if loc == nil {
 			loc = time.UTC
 		}
-		return t.In(loc).Format("Mon 2 Jan 15:04 MST")
+		return t.In(loc).Format(wallLayout)
 	},
 	"clock": func(t time.Time, loc *time.Location) string {
 		if loc == nil {
