@@ -43,6 +43,11 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (dedupe.Pruned, err
 			if err := tx.Exec(`UPDATE episodes SET incident_id = NULL WHERE incident_id IN ?`, ids).Error; err != nil {
 				return err
 			}
+			// The timeline has no foreign key on PostgreSQL (the webhook
+			// path writes it), so nothing cascades to it.
+			if err := tx.Exec(`DELETE FROM incident_events WHERE incident_id IN ?`, ids).Error; err != nil {
+				return err
+			}
 			return tx.Exec(`DELETE FROM incidents WHERE id IN ?`, ids).Error
 		})
 		if err != nil {

@@ -13,9 +13,9 @@ import (
 
 // TestRetentionMonth simulates a month of a busy organisation, pruning
 // daily with a week's retention as the maintenance loop would: history
-// older than the week goes (with its pages and interruptions), the week
-// stays whole, an incident still open a month later keeps its alert, and
-// on SQLite the database stops growing once the first week has been pruned.
+// older than the week goes (with its timelines, pages and interruptions),
+// the week stays whole, an incident still open a month later keeps its
+// alert, and on SQLite the database stops growing once the first week has been pruned.
 func TestRetentionMonth(t *testing.T) {
 	const (
 		days      = 30
@@ -67,8 +67,11 @@ func TestRetentionMonth(t *testing.T) {
 			count(t, db, &kept, `SELECT COUNT(*) FROM episodes WHERE state = 'resolved' AND starts_at >= ?`, cutoff.UnixMicro())
 			count(t, db, &interruptions, `SELECT COUNT(*) FROM interruptions`)
 			count(t, db, &oldInterruptions, `SELECT COUNT(*) FROM interruptions WHERE at < ?`, cutoff.UnixMicro())
-			if old != 0 || oldInterruptions != 0 {
-				t.Fatalf("day %d: %d episodes and %d interruptions older than the retention period remain", day, old, oldInterruptions)
+			var orphans int64
+			count(t, db, &orphans, `SELECT COUNT(*) FROM incident_events v WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = v.incident_id)`)
+			if old != 0 || oldInterruptions != 0 || orphans != 0 {
+				t.Fatalf("day %d: %d episodes, %d interruptions older than the retention period and %d timeline entries of pruned incidents remain",
+					day, old, oldInterruptions, orphans)
 			}
 			inWeek := min(day+1, 7) * len(alerts) * cycles
 			if kept != int64(inWeek) {
