@@ -62,7 +62,7 @@ func (s *Store) noted(ctx context.Context, tx *gorm.DB, id int64, at time.Time, 
 			return err
 		}
 	}
-	return insertEvents(tx, at, []eventRow{{id, kind, actor, detail}})
+	return s.insertEvents(tx, at, []eventRow{{id, kind, actor, detail}})
 }
 
 func incidentExists(tx *gorm.DB, id int64) error {

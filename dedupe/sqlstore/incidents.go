@@ -37,6 +37,8 @@ type group struct {
 // the reopen window, reopened; else a new one. The unique index on
 // unresolved incidents per group decides races between replicas: the loser
 // of an insert joins the winner's incident.
+var incidentTypes = []string{"text", "text", "text", "text", "jsonb", "text", "bigint", "text", "text"}
+
 func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 	if len(order) == 0 {
 		return nil
@@ -58,16 +60,23 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 	err = chunks(fresh, func(chunk []*group) error {
 		args := make([]any, 0, len(chunk)*9)
 		for _, g := range chunk {
-			cl, err := json.Marshal(g.common)
-			if err != nil {
-				return err
+			// A group's common labels are its first alert's, less those
+			// another alert differs in: the same size, the same labels.
+			cl := w.labels[g.first.Fingerprint]
+			if len(g.common) != len(g.first.Labels) {
+				b, err := json.Marshal(g.common)
+				if err != nil {
+					return err
+				}
+				cl = string(b)
 			}
 			args = append(args, g.hash, g.first.Receiver, g.first.GroupKey, dedupe.Title(g.first),
-				string(cl), dedupe.IncidentOpen, micros(w.at), g.policy.Team, urgency(g.policy))
+				cl, dedupe.IncidentOpen, micros(w.at), g.policy.Team, urgency(g.policy))
 		}
+		src, args := w.rows(incidentTypes, args)
 		rows, err := w.tx.Raw(`INSERT INTO incidents (group_hash, receiver, group_key, title,
 				common_labels, state, opened_at, team, urgency)
-			VALUES `+values(len(chunk), 9)+`
+			`+src+`
 			ON CONFLICT (group_hash) WHERE state <> 'resolved' DO NOTHING
 			RETURNING id, group_hash`, args...).Rows()
 		if err != nil {
@@ -150,8 +159,9 @@ func describeAdded(added []dedupe.AlertUpsert) string {
 // and records the incident's common labels.
 func (w *write) activeIncidents(hashes []string, groups map[string]*group, commons map[int64]map[string]string) error {
 	return chunks(hashes, func(chunk []string) error {
+		cond, arg := in(w.Store, "text", chunk)
 		rows, err := w.tx.Raw(`SELECT id, group_hash, common_labels, state, openings FROM incidents
-			WHERE group_hash IN ? AND state <> 'resolved'`, chunk).Rows()
+			WHERE group_hash `+cond+` AND state <> 'resolved'`, arg).Rows()
 		if err != nil {
 			return err
 		}
@@ -196,9 +206,10 @@ func (w *write) lookupIncidents(order []string, groups map[string]*group, common
 	}
 	latest := map[string]candidate{}
 	err := chunks(order, func(chunk []string) error {
+		cond, arg := in(w.Store, "text", chunk)
 		rows, err := w.tx.Raw(`SELECT id, group_hash, common_labels, state, openings, COALESCE(resolved_at, 0)
-			FROM incidents WHERE group_hash IN ? AND (state <> 'resolved' OR resolved_at >= ?)`,
-			chunk, micros(w.at.Add(-widest))).Rows()
+			FROM incidents WHERE group_hash `+cond+` AND (state <> 'resolved' OR resolved_at >= ?)`,
+			arg, micros(w.at.Add(-widest))).Rows()
 		if err != nil {
 			return err
 		}
@@ -271,11 +282,25 @@ func (w *write) reopen(order []string, groups map[string]*group, commons map[int
 // autoResolve resolves the incidents among ids whose episodes have all
 // resolved, none of whose alerts is flapping, and whose quiet period (after
 // flapping) has passed.
+//
+// It first asks which of them no longer fire, one index probe each, and
+// only for those looks at every alert for flapping: asked in one
+// statement, PostgreSQL may check the alerts first, and during a storm that
+// is hundreds of alerts of an incident that still fires, for each alert
+// that resolves.
 func (w *write) autoResolve(ids []int64) error {
 	return chunks(ids, func(chunk []int64) error {
+		cond, arg := in(w.Store, "bigint", chunk)
+		var quiet []int64
+		if err := w.tx.Raw(`SELECT id FROM incidents
+			WHERE id `+cond+` AND state <> 'resolved' AND (hold_until IS NULL OR hold_until <= ?) AND `+notFiring,
+			arg, micros(w.at)).Scan(&quiet).Error; err != nil || len(quiet) == 0 {
+			return err
+		}
+		cond, arg = in(w.Store, "bigint", quiet)
 		resolved, err := returningIDs(w.tx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?
-			WHERE id IN ? AND state <> 'resolved' AND (hold_until IS NULL OR hold_until <= ?) AND `+settled+`
-			RETURNING id`, micros(w.at), dedupe.ActorAlertmanager, chunk, micros(w.at), true)
+			WHERE id `+cond+` AND state <> 'resolved' AND (hold_until IS NULL OR hold_until <= ?) AND `+settled+`
+			RETURNING id`, micros(w.at), dedupe.ActorAlertmanager, arg, micros(w.at), true)
 		if err != nil {
 			return err
 		}
@@ -339,21 +364,26 @@ func returningIDs(tx *gorm.DB, sql string, args ...any) ([]int64, error) {
 	return ids, rows.Err()
 }
 
+// notFiring is true of an incident none of whose episodes fires.
+const notFiring = `NOT EXISTS (SELECT 1 FROM episodes e
+		WHERE e.incident_id = incidents.id AND e.state = 'firing')`
+
 // settled is true of an incident none of whose episodes fires and none of
 // whose alerts flaps; its one argument is true.
-const settled = `NOT EXISTS (SELECT 1 FROM episodes e
-		WHERE e.incident_id = incidents.id AND e.state = 'firing')
+const settled = notFiring + `
 	AND NOT EXISTS (SELECT 1 FROM episodes e JOIN alerts a ON a.id = e.alert_id
 		WHERE e.incident_id = incidents.id AND a.flapping = ?)`
 
-func insertEvents(tx *gorm.DB, at time.Time, evs []eventRow) error {
+var eventTypes = []string{"bigint", "bigint", "text", "text", "text"}
+
+func (s *Store) insertEvents(tx *gorm.DB, at time.Time, evs []eventRow) error {
 	return chunks(evs, func(chunk []eventRow) error {
 		args := make([]any, 0, len(chunk)*5)
 		for _, e := range chunk {
 			args = append(args, e.incidentID, micros(at), e.kind, e.actor, e.detail)
 		}
-		return tx.Exec(`INSERT INTO incident_events (incident_id, at, kind, actor, detail)
-			VALUES `+values(len(chunk), 5), args...).Error
+		src, args := s.rows(eventTypes, args)
+		return tx.Exec(`INSERT INTO incident_events (incident_id, at, kind, actor, detail) `+src, args...).Error
 	})
 }
 
@@ -399,7 +429,7 @@ func (s *Store) transition(ctx context.Context, id int64, actor string, at time.
 					return err
 				}
 			}
-			return insertEvents(tx, at, []eventRow{{id, kind, actor, ""}})
+			return s.insertEvents(tx, at, []eventRow{{id, kind, actor, ""}})
 		}
 		var state []string
 		if err := tx.Raw(`SELECT state FROM incidents WHERE id = ?`, id).Scan(&state).Error; err != nil {
@@ -482,7 +512,7 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) (flapping, open int
 		if err := s.o.transitioned(tx, ids); err != nil {
 			return err
 		}
-		if err := insertEvents(tx, now, evs); err != nil {
+		if err := s.insertEvents(tx, now, evs); err != nil {
 			return err
 		}
 		var n int64

@@ -96,7 +96,7 @@ func (s *Store) RecordInterruption(ctx context.Context, in dedupe.Interruption, 
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error // a retried job reached the person again: already on the timeline
 		}
-		return insertEvents(tx, in.At, []eventRow{{in.IncidentID, dedupe.EventPaged, dedupe.ActorQuietpager, detail}})
+		return s.insertEvents(tx, in.At, []eventRow{{in.IncidentID, dedupe.EventPaged, dedupe.ActorQuietpager, detail}})
 	})
 	if err != nil {
 		return quietpager.Wrap(quietpager.Unavailable, err, "could not record the interruption")

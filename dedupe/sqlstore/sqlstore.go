@@ -5,9 +5,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"github.com/quietpager/quietpager/dedupe"
@@ -81,10 +83,49 @@ func chunks[T any](items []T, f func([]T) error) error {
 	return nil
 }
 
-// values builds "(?,?,…),(?,?,…)" for n rows of width columns.
-func values(n, width int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+// rows is the row source of a multi-row statement: args holds the rows
+// one after another, a value per column of types (PostgreSQL type names).
+// On PostgreSQL it unnests one array per column, so the statement's text,
+// and with it the prepared statement and its plan, is the same for every
+// batch size; SQLite, in process, takes a VALUES list.
+func (s *Store) rows(types []string, args []any) (string, []any) {
+	width := len(types)
+	n := len(args) / width
+	if !s.postgres {
+		row := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"
+		return "VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ","), args
+	}
+	cols := make([]string, width)
+	arrays := make([]any, width)
+	for c, t := range types {
+		elems := make([]any, n)
+		for r := range n {
+			elems[r] = args[r*width+c]
+		}
+		cols[c] = "CAST(? AS " + t + "[])"
+		arrays[c] = array(elems)
+	}
+	names := make([]string, width)
+	for c := range names {
+		names[c] = "column" + strconv.Itoa(c+1) // what SQLite calls a VALUES list's columns
+	}
+	return "SELECT * FROM unnest(" + strings.Join(cols, ", ") + ") AS r(" + strings.Join(names, ", ") + ")", arrays
+}
+
+// in is a membership test against values for a WHERE clause: "IN (?,…)"
+// on SQLite, and on PostgreSQL "= ANY" of one array of type pgType, the
+// same statement text for any number of values.
+func in[T any](s *Store, pgType string, values []T) (string, any) {
+	if !s.postgres {
+		return "IN ?", values
+	}
+	return "= ANY(CAST(? AS " + pgType + "[]))", array(values)
+}
+
+// array is values as a PostgreSQL array parameter. gorm would spread a
+// slice into a list of parameters; this it passes to pgx whole.
+func array[T any](values []T) pgtype.Array[T] {
+	return pgtype.Array[T]{Elements: values, Dims: []pgtype.ArrayDimension{{Length: int32(len(values)), LowerBound: 1}}, Valid: true}
 }
 
 func nonNil(m map[string]string) map[string]string {

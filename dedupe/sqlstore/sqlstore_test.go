@@ -415,6 +415,9 @@ func TestLabelsRoundTrip(t *testing.T) {
 			map[string]string{"description": "Ünïcödé — “quotes” and 😴 at 3 a.m."}, nil},
 		{"characters JSON and SQL care about", map[string]string{"alertname": "Quote", "q": `it's "quoted" \ back\slash`, "sql": "'); DROP TABLE alerts; --"},
 			map[string]string{"multi": "line one\nline two\ttabbed\r\n", "html": "<b>&amp;</b>"}, nil},
+		// PostgreSQL receives a batch's columns as arrays.
+		{"characters array literals care about", map[string]string{"alertname": "NULL", "set": `{a,"b"}`, "comma": "a,b", "brace": "}"},
+			map[string]string{"summary": "NULL", "list": `{"x": [1, 2]}`}, nil},
 		{"empty annotations", map[string]string{"alertname": "NoAnnotations"}, map[string]string{}, map[string]string{}},
 		{"nil annotations", map[string]string{"alertname": "NilAnnotations"}, nil, map[string]string{}},
 		{"empty annotation value", map[string]string{"alertname": "EmptyValue"}, map[string]string{"summary": ""}, nil},

@@ -83,6 +83,7 @@ type write struct {
 	started map[string]bool          // fingerprints that started flapping
 	stopped map[string]bool          // fingerprints that stopped flapping
 	ids     map[string]int64         // alert id by fingerprint
+	labels  map[string]string        // labels as stored (JSON) by fingerprint
 	prior   map[episodeKey]priorEpisode
 	events  []eventRow
 }
@@ -208,7 +209,7 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	if err := w.upsertEpisodes(incidentOf, ackedOnJoin); err != nil {
 		return err
 	}
-	superseded, err := closeSuperseded(w.tx, startedIDs)
+	superseded, err := w.closeSuperseded(startedIDs)
 	if err != nil {
 		return err
 	}
@@ -235,7 +236,7 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	if err := w.autoResolve(touched); err != nil {
 		return err
 	}
-	if err := insertEvents(w.tx, w.at, w.events); err != nil {
+	if err := w.insertEvents(w.tx, w.at, w.events); err != nil {
 		return err
 	}
 	if w.o.OnGrown != nil && len(grown) > 0 {
@@ -259,8 +260,12 @@ func (w *write) alert(fp string) dedupe.AlertUpsert {
 
 // upsertAlerts writes the batch's alerts and returns each one's id and
 // stored flap state, and whether quietpager knew it before this batch.
+var alertTypes = []string{"text", "text", "jsonb", "jsonb", "text", "text", "text", "bigint", "bigint",
+	"double precision", "bigint", "boolean"}
+
 func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 	stored := make(map[string]storedAlert, len(w.b.Alerts))
+	w.labels = make(map[string]string, len(w.b.Alerts))
 	// Which rows the upsert inserted: PostgreSQL says so itself (a row
 	// version no transaction has replaced has xmax 0). SQLite has one
 	// writer at a time and gives new rows ids above every existing one.
@@ -284,13 +289,15 @@ func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 				return err
 			}
 			f := w.flaps[a.Fingerprint] // as if new; the update below ignores it
-			args = append(args, a.Fingerprint, a.Alertname, string(ls), string(as),
+			w.labels[a.Fingerprint] = string(ls)
+			args = append(args, a.Fingerprint, a.Alertname, w.labels[a.Fingerprint], string(as),
 				a.GeneratorURL, a.Receiver, a.GroupKey, micros(a.FirstSeen), micros(a.LastSeen),
 				f.Score, flapAt(f), f.Flapping)
 		}
+		src, args := w.rows(alertTypes, args)
 		rows, err := w.tx.Raw(`INSERT INTO alerts (fingerprint, alertname, labels, annotations,
 				generator_url, receiver, group_key, first_seen, last_seen, flap_score, flap_at, flapping)
-			VALUES `+values(len(chunk), 12)+`
+			`+src+`
 			ON CONFLICT (fingerprint) DO UPDATE SET
 				alertname     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.alertname ELSE alerts.alertname END,
 				labels        = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.labels ELSE alerts.labels END,
@@ -349,8 +356,9 @@ func (w *write) priorEpisodes(stored map[string]storedAlert) (map[episodeKey]pri
 				earliest = e.StartsAt
 			}
 		}
+		cond, ids := in(w.Store, "bigint", alertIDs)
 		rows, err := w.tx.Raw(`SELECT alert_id, starts_at, state, incident_id FROM episodes
-			WHERE alert_id IN ? AND starts_at >= ?`, alertIDs, micros(earliest)).Rows()
+			WHERE alert_id `+cond+` AND starts_at >= ?`, ids, micros(earliest)).Rows()
 		if err != nil {
 			return err
 		}
@@ -435,24 +443,27 @@ func (w *write) scoreFlaps(stored map[string]storedAlert) []flapUpdate {
 	return updates
 }
 
+var flapTypes = []string{"bigint", "double precision", "bigint", "boolean"}
+
 // updateFlaps stores the new flap states, one statement per chunk.
 func (w *write) updateFlaps(updates []flapUpdate) error {
 	return chunks(updates, func(chunk []flapUpdate) error {
-		args := make([]any, 0, len(chunk)*5)
-		rows := make([]string, len(chunk))
+		args := make([]any, 0, len(chunk)*4)
 		ids := make([]int64, len(chunk))
 		for i, u := range chunk {
-			rows[i] = "(CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), CAST(? AS BOOLEAN))"
 			args = append(args, u.id, u.state.Score, micros(u.state.At), u.state.Flapping)
 			ids[i] = u.id
 		}
+		src, args := w.rows(flapTypes, args)
 		// "alerts.id IN" lets SQLite look the rows up by id instead of
 		// scanning the table for the join.
+		cond, idArg := in(w.Store, "bigint", ids)
 		return w.tx.Exec(`UPDATE alerts SET flap_score = v.column2, flap_at = v.column3, flapping = v.column4
-			FROM (VALUES `+strings.Join(rows, ",")+`) AS v WHERE alerts.id = v.column1 AND alerts.id IN ?`,
-			append(args, ids)...).Error
+			FROM (`+src+`) AS v WHERE alerts.id = v.column1 AND alerts.id `+cond, append(args, idArg)...).Error
 	})
 }
+
+var episodeTypes = []string{"bigint", "bigint", "bigint", "text", "bigint", "bigint", "bigint", "bigint", "boolean", "bigint"}
 
 func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64, acked map[episodeKey]bool) error {
 	return chunks(w.b.Episodes, func(chunk []dedupe.EpisodeUpsert) error {
@@ -477,9 +488,10 @@ func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64, acked map[episod
 		// wins: once resolved, an episode stays resolved. A real endsAt
 		// replaces one inferred by closeSuperseded. An episode keeps the
 		// first incident it joined.
+		src, args := w.rows(episodeTypes, args)
 		return w.tx.Exec(`INSERT INTO episodes (alert_id, starts_at, ends_at, state,
 				notifications, first_received, last_received, incident_id, ends_inferred, acknowledged_at)
-			VALUES `+values(len(chunk), 10)+`
+			`+src+`
 			ON CONFLICT (alert_id, starts_at) DO UPDATE SET
 				notifications  = episodes.notifications + excluded.notifications,
 				state          = CASE WHEN excluded.state = 'resolved' THEN 'resolved' ELSE episodes.state END,
@@ -499,17 +511,18 @@ func (w *write) upsertEpisodes(incidentOf map[episodeKey]int64, acked map[episod
 // resolve was lost, the next firing period's start is the end of the last.
 // Such an end is marked inferred: an episode that turns up in between (a
 // late delivery) moves it earlier, and a real resolve replaces it.
-func closeSuperseded(tx *gorm.DB, alertIDs []int64) ([]int64, error) {
+func (w *write) closeSuperseded(alertIDs []int64) ([]int64, error) {
 	var incidents []int64
 	err := chunks(alertIDs, func(chunk []int64) error {
-		ids, err := returningIDs(tx, `UPDATE episodes SET state = 'resolved', ends_inferred = ?,
+		cond, arg := in(w.Store, "bigint", chunk)
+		ids, err := returningIDs(w.tx, `UPDATE episodes SET state = 'resolved', ends_inferred = ?,
 				ends_at = (SELECT MIN(n.starts_at) FROM episodes n
 					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at)
-			WHERE alert_id IN ? AND (state = 'firing' OR ends_inferred = ?)
+			WHERE alert_id `+cond+` AND (state = 'firing' OR ends_inferred = ?)
 				AND EXISTS (SELECT 1 FROM episodes n
 					WHERE n.alert_id = episodes.alert_id AND n.starts_at > episodes.starts_at
 						AND (episodes.ends_at IS NULL OR n.starts_at < episodes.ends_at))
-			RETURNING COALESCE(incident_id, 0)`, true, chunk, true)
+			RETURNING COALESCE(incident_id, 0)`, true, arg, true)
 		incidents = append(incidents, ids...)
 		return err
 	})
@@ -554,10 +567,10 @@ func (w *write) flapEvents(incidentOf map[episodeKey]int64, res *dedupe.WriteRes
 
 // describe names an alert for a timeline: alertname{label="value",…}.
 func describe(a dedupe.AlertUpsert) string {
-	var parts []string
+	parts := make([]string, 0, len(a.Labels))
 	for k, v := range a.Labels {
 		if k != "alertname" {
-			parts = append(parts, fmt.Sprintf("%s=%q", k, v))
+			parts = append(parts, k+"="+strconv.Quote(v))
 		}
 	}
 	slices.Sort(parts)
