@@ -32,13 +32,13 @@ type group struct {
 	resolvedNew      bool // some new episode arrived already resolved
 }
 
+var incidentTypes = []string{"text", "text", "text", "text", "jsonb", "text", "bigint", "text", "text"}
+
 // incidentsFor finds or opens the incident of each group: the group's
 // unresolved incident if it has one; else the incident that resolved within
 // the reopen window, reopened; else a new one. The unique index on
 // unresolved incidents per group decides races between replicas: the loser
 // of an insert joins the winner's incident.
-var incidentTypes = []string{"text", "text", "text", "text", "jsonb", "text", "bigint", "text", "text"}
-
 func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 	if len(order) == 0 {
 		return nil

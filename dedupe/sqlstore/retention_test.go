@@ -15,7 +15,8 @@ import (
 // daily with a week's retention as the maintenance loop would: history
 // older than the week goes (with its timelines, pages and interruptions),
 // the week stays whole, an incident still open a month later keeps its
-// alert, and on SQLite the database stops growing once the first week has been pruned.
+// alert, and on SQLite the database stops growing once the first week has
+// been pruned.
 func TestRetentionMonth(t *testing.T) {
 	const (
 		days      = 30

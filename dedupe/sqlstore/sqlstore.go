@@ -96,6 +96,7 @@ func (s *Store) rows(types []string, args []any) (string, []any) {
 		return "VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ","), args
 	}
 	cols := make([]string, width)
+	names := make([]string, width)
 	arrays := make([]any, width)
 	for c, t := range types {
 		elems := make([]any, n)
@@ -103,11 +104,8 @@ func (s *Store) rows(types []string, args []any) (string, []any) {
 			elems[r] = args[r*width+c]
 		}
 		cols[c] = "CAST(? AS " + t + "[])"
-		arrays[c] = array(elems)
-	}
-	names := make([]string, width)
-	for c := range names {
 		names[c] = "column" + strconv.Itoa(c+1) // what SQLite calls a VALUES list's columns
+		arrays[c] = array(elems)
 	}
 	return "SELECT * FROM unnest(" + strings.Join(cols, ", ") + ") AS r(" + strings.Join(names, ", ") + ")", arrays
 }

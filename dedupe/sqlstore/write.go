@@ -258,11 +258,11 @@ func (w *write) alert(fp string) dedupe.AlertUpsert {
 	return w.b.Alerts[i]
 }
 
-// upsertAlerts writes the batch's alerts and returns each one's id and
-// stored flap state, and whether quietpager knew it before this batch.
 var alertTypes = []string{"text", "text", "jsonb", "jsonb", "text", "text", "text", "bigint", "bigint",
 	"double precision", "bigint", "boolean"}
 
+// upsertAlerts writes the batch's alerts and returns each one's id and
+// stored flap state, and whether quietpager knew it before this batch.
 func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 	stored := make(map[string]storedAlert, len(w.b.Alerts))
 	w.labels = make(map[string]string, len(w.b.Alerts))
@@ -289,8 +289,9 @@ func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 				return err
 			}
 			f := w.flaps[a.Fingerprint] // as if new; the update below ignores it
-			w.labels[a.Fingerprint] = string(ls)
-			args = append(args, a.Fingerprint, a.Alertname, w.labels[a.Fingerprint], string(as),
+			labels := string(ls)
+			w.labels[a.Fingerprint] = labels
+			args = append(args, a.Fingerprint, a.Alertname, labels, string(as),
 				a.GeneratorURL, a.Receiver, a.GroupKey, micros(a.FirstSeen), micros(a.LastSeen),
 				f.Score, flapAt(f), f.Flapping)
 		}
