@@ -121,11 +121,7 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 			continue
 		}
 		if !g.reopened {
-			detail := describeAdded(g.added)
-			if g.seen == len(g.added) {
-				detail += " fired again"
-			}
-			w.events = append(w.events, eventRow{g.id, dedupe.EventAlertAdded, dedupe.ActorAlertmanager, detail})
+			w.tallies = append(w.tallies, tally{g.id, g.added, g.seen})
 		}
 		if old, ok := commons[g.id]; ok {
 			if common := dedupe.CommonLabels(old, g.common); len(common) != len(old) {

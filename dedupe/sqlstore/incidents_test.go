@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,6 +395,90 @@ func TestIncidentStormIsOneIncident(t *testing.T) {
 		}
 		if ev := incEvents(tl, dedupe.EventAlertAdded); len(ev) > 0 && !strings.Contains(ev[0].Detail, "and 95 more") {
 			t.Errorf("alert_added detail %q should say \"and 95 more\"", ev[0].Detail)
+		}
+	})
+}
+
+// Alerts joining an open incident less than a minute after its latest
+// entry, an "alert added" one, are counted in that entry: a storm's
+// timeline reads as a line a minute. Anything else on the timeline in
+// between starts a new entry, two replicas counting into one entry lose
+// nothing, and rolling migration 13 back spells the counts out.
+func TestIncidentTimelineTallies(t *testing.T) {
+	migrationstest.ForEachDialect(t, func(t *testing.T, dsn string, db1 *migrations.DB) {
+		ctx := context.Background()
+		s1 := sqlstore.New(db1, sqlstore.Options{})
+		s2 := sqlstore.New(migrationstest.Open(t, dsn), sqlstore.Options{})
+		sec := func(n int) time.Time { return incT0.Add(time.Duration(n) * time.Second) }
+		// fire delivers hosts' alerts firing since startsAt, received at at.
+		fire := func(s *sqlstore.Store, startsAt, at time.Time, hosts ...int) func() (dedupe.WriteResult, error) {
+			var recs []dedupe.Received
+			for _, h := range hosts {
+				recs = append(recs, incNew("NodeDown", "instance", fmt.Sprintf("n%02d", h)).fire(startsAt, at))
+			}
+			return func() (dedupe.WriteResult, error) { return s.Write(ctx, dedupe.Fold(recs)) }
+		}
+		write := func(f func() (dedupe.WriteResult, error)) {
+			t.Helper()
+			if _, err := f(); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+		}
+		write(fire(s1, sec(0), sec(0), 0, 1, 2))
+		id := incOnly(t, s1).ID
+		write(fire(s1, sec(10), sec(10), 3, 4))
+		write(fire(s1, sec(20), sec(20), 5))
+		write(fire(s2, sec(40), sec(40), 6, 7, 8))
+		if _, _, e1, e2 := incRace(fire(s1, sec(50), sec(50), 9, 10), fire(s2, sec(50), sec(50), 11)); e1 != nil || e2 != nil {
+			t.Fatalf("two replicas at once: errors %v, %v", e1, e2)
+		}
+		write(fire(s1, sec(71), sec(71), 12)) // 61 s after the entry began
+		if err := s1.Acknowledge(ctx, id, "alice", sec(75)); err != nil {
+			t.Fatal(err)
+		}
+		write(fire(s1, sec(80), sec(80), 13))
+		write(fire(s1, sec(85), sec(85), 0)) // n00 fires again: a new episode
+		write(fire(s1, sec(150), sec(150), 1))
+		write(fire(s2, sec(160), sec(160), 2))
+
+		n := func(h ...int) string {
+			var out []string
+			for _, i := range h {
+				out = append(out, fmt.Sprintf(`NodeDown{instance="n%02d"}`, i))
+			}
+			return strings.Join(out, ", ")
+		}
+		want := []dedupe.Event{
+			{At: sec(0), Kind: dedupe.EventOpened, Detail: "3 alerts: " + n(0, 1, 2)},
+			{At: sec(10), Kind: dedupe.EventAlertAdded, Detail: "9 alerts over 40s: " + n(3, 4) + " and 7 more"},
+			{At: sec(71), Kind: dedupe.EventAlertAdded, Detail: "alert " + n(12)},
+			{At: sec(75), Kind: dedupe.EventAcknowledged},
+			{At: sec(80), Kind: dedupe.EventAlertAdded, Detail: "2 alerts over 5s: " + n(13) + " and 1 more"},
+			{At: sec(150), Kind: dedupe.EventAlertAdded, Detail: "2 alerts over 10s: " + n(1) + " and 1 more fired again"},
+		}
+		tl := incDetail(t, s1, id).Timeline
+		if len(tl) != len(want) {
+			t.Fatalf("timeline %v, want %v", incKinds(tl), want)
+		}
+		for i, e := range tl {
+			if !e.At.Equal(want[i].At) || e.Kind != want[i].Kind || (want[i].Detail != "" && e.Detail != want[i].Detail) {
+				t.Errorf("timeline entry %d: %s %s %q, want %s %s %q", i, e.At.Format(time.TimeOnly), e.Kind, e.Detail,
+					want[i].At.Format(time.TimeOnly), want[i].Kind, want[i].Detail)
+			}
+		}
+
+		if _, err := db1.DownTo(ctx, 12); err != nil {
+			t.Fatalf("migrating down to 12: %v", err)
+		}
+		var details []string
+		if err := db1.Gorm.Raw(`SELECT detail FROM incident_events WHERE kind = ? ORDER BY at, id`,
+			dedupe.EventAlertAdded).Scan(&details).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantDown := []string{"9 alerts: " + n(3, 4) + " and 7 more", "alert " + n(12),
+			"2 alerts: " + n(13) + " and 1 more", "2 alerts: " + n(1) + " and 1 more fired again"}
+		if !slices.Equal(details, wantDown) {
+			t.Errorf("after migrating down, alert_added details\n %q\nwant\n %q", details, wantDown)
 		}
 	})
 }

@@ -327,7 +327,7 @@ func (s *Store) Incident(ctx context.Context, id int64) (dedupe.IncidentDetail, 
 	rows.Close()
 
 	d.Timeline = []dedupe.Event{}
-	rows, err = db.Raw(`SELECT at, kind, actor, detail FROM incident_events
+	rows, err = db.Raw(`SELECT at, kind, actor, detail, alerts, alerts_known, last_at FROM incident_events
 		WHERE incident_id = ? ORDER BY at, id`, id).Rows()
 	if err != nil {
 		return d, unavailable(err, "the timeline")
@@ -335,13 +335,19 @@ func (s *Store) Incident(ctx context.Context, id int64) (dedupe.IncidentDetail, 
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			ev dedupe.Event
-			at int64
+			ev            dedupe.Event
+			at, last      int64
+			alerts, known int
 		)
-		if err := rows.Scan(&at, &ev.Kind, &ev.Actor, &ev.Detail); err != nil {
+		if err := rows.Scan(&at, &ev.Kind, &ev.Actor, &ev.Detail, &alerts, &known, &last); err != nil {
 			return d, unavailable(err, "the timeline")
 		}
 		ev.At = fromMicros(at)
+		if alerts > 0 {
+			if ev.Detail, err = tallyDetail(ev.Detail, alerts, known, ev.At, fromMicros(last)); err != nil {
+				return d, err
+			}
+		}
 		d.Timeline = append(d.Timeline, ev)
 	}
 	if err := rows.Err(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -86,6 +85,7 @@ type write struct {
 	labels  map[string]string        // labels as stored (JSON) by fingerprint
 	prior   map[episodeKey]priorEpisode
 	events  []eventRow
+	tallies []tally
 }
 
 type eventRow struct {
@@ -234,6 +234,9 @@ func (w *write) run(res *dedupe.WriteResult) error {
 	}
 	slices.Sort(touched)
 	if err := w.autoResolve(touched); err != nil {
+		return err
+	}
+	if err := w.writeTallies(); err != nil {
 		return err
 	}
 	if err := w.insertEvents(w.tx, w.at, w.events); err != nil {
@@ -578,16 +581,16 @@ func describe(a dedupe.AlertUpsert) string {
 	return a.Alertname + "{" + strings.Join(parts, ",") + "}"
 }
 
-// list joins names, saying how many more there are past the first five.
 // listed is how many names a timeline entry spells out.
 const listed = 5
 
 // list joins the first names of total, saying how many more there are.
 func list(names []string, total int) string {
 	slices.Sort(names)
-	out := strings.Join(names[:min(len(names), listed)], ", ")
-	if total > listed {
-		out += fmt.Sprintf(" and %d more", total-listed)
+	shown := names[:min(len(names), listed)]
+	out := strings.Join(shown, ", ")
+	if total > len(shown) {
+		out += " and " + strconv.Itoa(total-len(shown)) + " more"
 	}
 	return out
 }
