@@ -27,7 +27,7 @@ import (
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+	modernsqlite "modernc.org/sqlite"
 )
 
 //go:embed sqlite/*.sql postgres/*.sql
@@ -73,9 +73,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		path += sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
-		if db.SQL, err = sql.Open("sqlite", path); err != nil {
-			return nil, err
+		base, cerr := modernsqlite.NewConnector(path)
+		if cerr != nil {
+			return nil, fmt.Errorf("open %s: %w", redact(dsn), cerr)
 		}
+		db.SQL = sql.OpenDB(keepingConnector{base})
 		db.SQL.SetMaxOpenConns(1)
 		db.SQL.SetConnMaxIdleTime(0)
 		db.Gorm, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", Conn: db.SQL}, gormConfig())

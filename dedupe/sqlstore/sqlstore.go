@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -87,13 +88,18 @@ func chunks[T any](items []T, f func([]T) error) error {
 // one after another, a value per column of types (PostgreSQL type names).
 // On PostgreSQL it unnests one array per column, so the statement's text,
 // and with it the prepared statement and its plan, is the same for every
-// batch size; SQLite, in process, takes a VALUES list.
+// batch size. SQLite takes a VALUES list padded with rows of NULLs to one
+// of a few lengths (the first column of a real row is never NULL), so its
+// connection compiles each statement a few times, not once per batch.
 func (s *Store) rows(types []string, args []any) (string, []any) {
 	width := len(types)
 	n := len(args) / width
 	if !s.postgres {
+		padded := size(n)
+		args = append(args, make([]any, (padded-n)*width)...)
 		row := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"
-		return "VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ","), args
+		return "SELECT * FROM (VALUES " + strings.TrimSuffix(strings.Repeat(row+",", padded), ",") +
+			") WHERE column1 IS NOT NULL", args
 	}
 	cols := make([]string, width)
 	names := make([]string, width)
@@ -110,14 +116,28 @@ func (s *Store) rows(types []string, args []any) (string, []any) {
 	return "SELECT * FROM unnest(" + strings.Join(cols, ", ") + ") AS r(" + strings.Join(names, ", ") + ")", arrays
 }
 
-// in is a membership test against values for a WHERE clause: "IN (?,…)"
-// on SQLite, and on PostgreSQL "= ANY" of one array of type pgType, the
-// same statement text for any number of values.
+// in is a membership test against values for a WHERE clause: on
+// PostgreSQL "= ANY" of one array of type pgType, the same statement text
+// for any number of values; on SQLite "IN (?,…)", the list padded with its
+// first value to one of a few lengths (see rows).
 func in[T any](s *Store, pgType string, values []T) (string, any) {
 	if !s.postgres {
-		return "IN ?", values
+		padded := make([]T, size(len(values)))
+		for i := range padded {
+			padded[i] = values[i%len(values)]
+		}
+		return "IN ?", padded
 	}
 	return "= ANY(CAST(? AS " + pgType + "[]))", array(values)
+}
+
+// size is the length a SQLite list of n items is padded to: the next
+// power of two, at most rowsPerStatement.
+func size(n int) int {
+	if n <= 1 {
+		return n
+	}
+	return min(1<<bits.Len(uint(n-1)), rowsPerStatement)
 }
 
 // array is values as a PostgreSQL array parameter. gorm would spread a

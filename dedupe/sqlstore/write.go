@@ -272,13 +272,13 @@ func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 	// Which rows the upsert inserted: PostgreSQL says so itself (a row
 	// version no transaction has replaced has xmax 0). SQLite has one
 	// writer at a time and gives new rows ids above every existing one.
-	inserted := "xmax = 0"
+	inserted, newAbove := "xmax = 0", []any(nil)
 	if !w.postgres {
 		var maxID int64
 		if err := w.tx.Raw(`SELECT COALESCE(MAX(id), 0) FROM alerts`).Scan(&maxID).Error; err != nil {
 			return nil, err
 		}
-		inserted = "id > " + strconv.FormatInt(maxID, 10)
+		inserted, newAbove = "id > ?", []any{maxID}
 	}
 	err := chunks(w.b.Alerts, func(chunk []dedupe.AlertUpsert) error {
 		args := make([]any, 0, len(chunk)*12)
@@ -311,7 +311,7 @@ func (w *write) upsertAlerts() (map[string]storedAlert, error) {
 				group_key     = CASE WHEN excluded.last_seen >= alerts.last_seen THEN excluded.group_key ELSE alerts.group_key END,
 				first_seen    = CASE WHEN excluded.first_seen < alerts.first_seen THEN excluded.first_seen ELSE alerts.first_seen END,
 				last_seen     = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END
-			RETURNING id, fingerprint, flap_score, flap_at, flapping, `+inserted, args...).Rows()
+			RETURNING id, fingerprint, flap_score, flap_at, flapping, `+inserted, append(args, newAbove...)...).Rows()
 		if err != nil {
 			return err
 		}
