@@ -28,9 +28,9 @@ func (c keepingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &keepingConn{modernConn: conn.(modernConn), stmts: map[string]*keptStmt{}}, nil
 }
 
-// modernConn, modernStmt and modernRows are what database/sql uses of a
-// modernc.org/sqlite connection, statement and rows, less the
-// connection's own Exec and Query.
+// modernConn and modernStmt are what database/sql uses of a
+// modernc.org/sqlite connection and statement, less the connection's own
+// Exec and Query.
 type modernConn interface {
 	driver.Conn
 	driver.ConnBeginTx
@@ -44,15 +44,6 @@ type modernStmt interface {
 	driver.Stmt
 	driver.StmtExecContext
 	driver.StmtQueryContext
-}
-
-type modernRows interface {
-	driver.Rows
-	driver.RowsColumnTypeDatabaseTypeName
-	driver.RowsColumnTypeLength
-	driver.RowsColumnTypeNullable
-	driver.RowsColumnTypePrecisionScale
-	driver.RowsColumnTypeScanType
 }
 
 // keepingConn is a connection with its compiled statements. database/sql
@@ -70,10 +61,11 @@ func (c *keepingConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 // PrepareContext returns the kept statement for query, compiling it the
-// first time. A statement whose rows are still being read is not handed
-// out twice: the second caller gets one of its own.
+// first time. A statement still in use (its rows being read, say) is not
+// handed out twice: the second caller gets one of its own.
 func (c *keepingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	if s, ok := c.stmts[query]; ok && !s.reading {
+	if s, ok := c.stmts[query]; ok && !s.inUse {
+		s.inUse = true
 		return s, nil
 	} else if ok {
 		return c.modernConn.PrepareContext(ctx, query)
@@ -85,15 +77,15 @@ func (c *keepingConn) PrepareContext(ctx context.Context, query string) (driver.
 	if len(c.stmts) >= keptStatements {
 		c.forget()
 	}
-	s := &keptStmt{modernStmt: st.(modernStmt)}
+	s := &keptStmt{modernStmt: st.(modernStmt), inUse: true}
 	c.stmts[query] = s
 	return s, nil
 }
 
-// forget closes the kept statements no rows are being read from.
+// forget closes the kept statements not in use.
 func (c *keepingConn) forget() {
 	for q, s := range c.stmts {
-		if !s.reading {
+		if !s.inUse {
 			s.modernStmt.Close()
 			delete(c.stmts, q)
 		}
@@ -109,30 +101,15 @@ func (c *keepingConn) Close() error {
 }
 
 // keptStmt is a compiled statement that outlives database/sql's use of it.
+// database/sql closes a statement when it is done with it: after an Exec,
+// once a Query's rows are closed, or when a prepared *sql.Stmt is closed.
 type keptStmt struct {
 	modernStmt
-	reading bool // its rows are open
+	inUse bool // handed out and not closed yet
 }
 
-// Close keeps the statement; the connection closes it.
-func (s *keptStmt) Close() error { return nil }
-
-func (s *keptStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	rows, err := s.modernStmt.QueryContext(ctx, args)
-	if err != nil {
-		return nil, err
-	}
-	s.reading = true
-	return &keptRows{modernRows: rows.(modernRows), s: s}, nil
-}
-
-// keptRows frees its statement for the next caller when closed.
-type keptRows struct {
-	modernRows
-	s *keptStmt
-}
-
-func (r *keptRows) Close() error {
-	r.s.reading = false
-	return r.modernRows.Close()
+// Close keeps the statement for the next caller; the connection closes it.
+func (s *keptStmt) Close() error {
+	s.inUse = false
+	return nil
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -138,17 +139,24 @@ func (w *write) incidentsFor(groups map[string]*group, order []string) error {
 	return nil
 }
 
-// describeAdded names the alerts a batch added, the first five (in
-// fingerprint order) by name: a storm's timeline entry stays one line.
+// describeAdded names the alerts a batch added, the first five by name: a
+// storm's timeline entry stays one line.
 func describeAdded(added []dedupe.AlertUpsert) string {
 	if len(added) == 1 {
 		return "alert " + describe(added[0])
 	}
+	return strconv.Itoa(len(added)) + " alerts: " + list(firstNames(added), len(added))
+}
+
+// firstNames names the first five of added (in fingerprint order), sorted
+// as a timeline shows them.
+func firstNames(added []dedupe.AlertUpsert) []string {
 	names := make([]string, 0, listed)
 	for _, a := range added[:min(len(added), listed)] {
 		names = append(names, describe(a))
 	}
-	return strconv.Itoa(len(added)) + " alerts: " + list(names, len(added))
+	slices.Sort(names)
+	return names
 }
 
 // activeIncidents assigns each of hashes its unresolved incident, if any,

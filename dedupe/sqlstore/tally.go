@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 
@@ -97,12 +96,7 @@ func (w *write) writeTallies() error {
 	return chunks(fresh, func(chunk []tally) error {
 		args := make([]any, 0, len(chunk)*len(tallyTypes))
 		for _, t := range chunk {
-			names := make([]string, 0, listed)
-			for _, a := range t.added[:min(len(t.added), listed)] {
-				names = append(names, describe(a))
-			}
-			slices.Sort(names) // as the timeline shows them
-			b, err := json.Marshal(names)
+			b, err := json.Marshal(firstNames(t.added))
 			if err != nil {
 				return err
 			}
