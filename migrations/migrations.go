@@ -55,6 +55,10 @@ type DB struct {
 // concurrent writers here: WAL, a 5 s busy timeout, immediate transactions,
 // one connection. synchronous=FULL makes every commit durable before the
 // webhook is answered; group commit pays for the fsync once per batch.
+// temp_store=MEMORY keeps statement journals (the pages a multi-row upsert
+// changes, kept so that a failing statement can be undone alone) in memory:
+// past 64 KiB SQLite spilled them to a temporary file, nearly half the
+// writer's bytes written (docs/benchmarks.md).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	var (
 		db  = &DB{}
@@ -72,7 +76,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			sep = "&"
 		}
 		path += sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint(10000)&_txlock=immediate"
+			"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint(10000)" +
+			"&_pragma=temp_store(MEMORY)&_txlock=immediate"
 		base, cerr := modernsqlite.NewConnector(path)
 		if cerr != nil {
 			return nil, fmt.Errorf("open %s: %w", redact(dsn), cerr)

@@ -288,3 +288,27 @@ func TestOpenSQLiteCreatesFile(t *testing.T) {
 		t.Error("fresh migrated database is not current")
 	}
 }
+
+// TestOpenSQLiteSettings checks the settings quietpager's SQLite writes rely
+// on: WAL (the web UI's reads never block the webhook writer), a commit that
+// is on disk before the webhook is answered, foreign keys, waiting for a lock
+// instead of failing, and statement journals in memory (a multi-row upsert
+// journals the pages it changes; on disk that was nearly half its writes).
+func TestOpenSQLiteSettings(t *testing.T) {
+	db := migrationstest.Open(t, "sqlite:"+filepath.Join(t.TempDir(), "q.db"))
+	for pragma, want := range map[string]string{
+		"journal_mode": "wal",
+		"synchronous":  "2", // FULL
+		"foreign_keys": "1",
+		"busy_timeout": "5000",
+		"temp_store":   "2", // MEMORY
+	} {
+		var got string
+		if err := db.SQL.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", pragma, err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}
