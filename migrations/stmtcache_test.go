@@ -38,25 +38,6 @@ func TestSQLiteKeptStatementsGiveTheSameResults(t *testing.T) {
 
 	// The same query inside its own loop.
 	const list = `SELECT v FROM t WHERE v >= ? ORDER BY v`
-	values := func(from string) []string {
-		rows, err := db.SQL.Query(list, from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, v)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
 	tx, err := db.SQL.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +77,13 @@ func TestSQLiteKeptStatementsGiveTheSameResults(t *testing.T) {
 			t.Fatalf("statement %d: %d, %v; want %d", i, n, err, 4+i)
 		}
 	}
-	if got := fmt.Sprint(values("b")); got != "[b c d]" {
+	if got := fmt.Sprint(strs(t, db, list, "b")); got != "[b c d]" {
 		t.Errorf("after 600 other statements: %s, want [b c d]", got)
 	}
 	if _, err := db.SQL.Exec(insert, "e"); err != nil {
 		t.Errorf("insert after 600 other statements: %v", err)
 	}
-	if got := fmt.Sprint(values("d")); got != "[d e]" {
+	if got := fmt.Sprint(strs(t, db, list, "d")); got != "[d e]" {
 		t.Errorf("after the last insert: %s, want [d e]", got)
 	}
 }
